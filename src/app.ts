@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 
 import type { Config } from './config.js'
 import type { Sql } from './db/connection.js'
@@ -7,9 +7,10 @@ import { AppError, ErrorCode, isAppError } from './errors.js'
 import type { NatsManager } from './events/nats.js'
 import { routes } from './http/routes.js'
 import type { Logger } from './logger.js'
+import type { SyncService } from './sync/runner.js'
 
 /**
- * What routes need, built once by server.ts (or by a test) and passed in explicitly.
+ * Dependencies of the routes, built once by server.ts (or by a test) and passed in explicitly.
  * Optional parts are those a route can live without; each route checks what it uses.
  */
 export interface AppDeps {
@@ -29,6 +30,10 @@ export interface AppDeps {
  */
 export interface AppServices {
   [name: string]: unknown
+  /** Starts and finds sync runs; POST /sync and GET /sync-runs need it. */
+  sync: SyncService
+  /** Seals integration credentials; POST and PATCH /integrations need it. */
+  encryptionKey: Buffer
 }
 
 declare module 'fastify' {
@@ -43,6 +48,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     requestIdHeader: 'x-request-id',
+    logController: new LogController({ disableRequestLogging: isProbeRequest }),
   }) as unknown as FastifyInstance
   app.decorate('deps', deps)
 
@@ -62,6 +68,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   for (const route of routes) void app.register(route)
   return app
+}
+
+// Probes and scrapes arrive every few seconds; logging each would bury the real requests.
+const probePaths = new Set(['/healthz', '/readyz', '/metrics'])
+
+function isProbeRequest(request: { url: string }): boolean {
+  return probePaths.has(request.url.split('?')[0])
 }
 
 /** Turns whatever a route threw into the AppError that is rendered. */

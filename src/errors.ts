@@ -18,7 +18,10 @@ export const ErrorCode = {
   HUBSPOT_REQUEST_REJECTED: 'HUBSPOT_REQUEST_REJECTED',
   WEBHOOK_SIGNATURE_INVALID: 'WEBHOOK_SIGNATURE_INVALID',
   WEBHOOK_BODY_INVALID: 'WEBHOOK_BODY_INVALID',
+  WEBHOOK_NOT_CONFIGURED: 'WEBHOOK_NOT_CONFIGURED',
   SYNC_ALREADY_RUNNING: 'SYNC_ALREADY_RUNNING',
+  SYNC_INTERRUPTED: 'SYNC_INTERRUPTED',
+  INTEGRATION_PAUSED: 'INTEGRATION_PAUSED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   NATS_UNAVAILABLE: 'NATS_UNAVAILABLE',
   CRYPTO_FAILED: 'CRYPTO_FAILED',
@@ -60,7 +63,8 @@ export class AppError extends Error {
 
 export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
   if (!(error instanceof Error) || (error as AppError).code === undefined) return false
-  if (!(error as AppError).statusCode) return false
+  // Fastify's own errors also carry `code` and `statusCode`; only ours render with toJSON.
+  if (!(error as AppError).statusCode || typeof (error as AppError).toJSON !== 'function') return false
   return code === undefined || (error as AppError).code === code
 }
 

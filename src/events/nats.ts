@@ -12,6 +12,8 @@ export interface NatsOptions {
   duplicateWindowMs?: number
 }
 
+const connectRetryDelayMs = 1000
+
 /**
  * Owns the one NATS connection of the process. The service starts without NATS: the
  * connection is retried in the background, streams are declared on every (re)connect, and
@@ -23,6 +25,7 @@ export class NatsManager {
   private closing = false
   private readonly options: NatsOptions
   private starting: Promise<void> | null = null
+  private cancelRetry: (() => void) | null = null
 
   constructor(options: NatsOptions) {
     this.options = options
@@ -67,27 +70,47 @@ export class NatsManager {
     return this.connected
   }
 
+  // The first connection is retried here rather than with the client's waitOnFirstConnect,
+  // whose pending connect() cannot be cancelled and would keep a closed manager's process alive.
   private async connectLoop(): Promise<void> {
     const { logger, url } = this.options
-    try {
-      const nc = await connect({
-        servers: url,
-        name: 'hubspot-sync',
-        waitOnFirstConnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 1000,
-      })
-      if (this.closing) {
-        await nc.close()
+    for (let attempt = 1; !this.closing; attempt++) {
+      try {
+        const nc = await connect({
+          servers: url,
+          name: 'hubspot-sync',
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1000,
+        })
+        if (this.closing) {
+          await nc.close()
+          return
+        }
+        this.nc = nc
+        await this.onConnected()
+        void this.watchStatus(nc)
         return
+      } catch (error) {
+        if (this.closing) return
+        if (attempt === 1) {
+          logger.warn({ err: error, natsUrl: redactUrl(url) }, 'NATS unreachable; retrying in the background')
+        }
+        await this.waitBeforeRetry(connectRetryDelayMs)
       }
-      this.nc = nc
-      await this.onConnected()
-      void this.watchStatus(nc)
-    } catch (error) {
-      if (this.closing) return
-      logger.error({ err: error, natsUrl: redactUrl(url) }, 'NATS connection failed')
     }
+  }
+
+  private waitBeforeRetry(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.cancelRetry = null
+        resolve()
+      }, delayMs)
+      this.cancelRetry = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
   }
 
   private async onConnected(): Promise<void> {
@@ -141,6 +164,7 @@ export class NatsManager {
   async close(): Promise<void> {
     this.closing = true
     this.connected = false
+    this.cancelRetry?.()
     const nc = this.nc
     this.nc = null
     if (nc) await nc.drain().catch(() => nc.close())

@@ -16,8 +16,12 @@ export const getReadyz: FastifyPluginAsync = async (app) => {
     }
     if (!app.deps.nats.isConnected()) checks.nats = 'disconnected'
 
-    const ready = checks.database === 'ok' && checks.migrations === 'ok'
+    // A replica that is shutting down leaves the load balancer's rotation first.
+    const shuttingDown = app.deps.isShuttingDown?.() ?? false
     // NATS down is reported but does not take the replica out: events wait in the outbox.
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks })
+    const ready = checks.database === 'ok' && checks.migrations === 'ok' && !shuttingDown
+    let status = ready ? 'ready' : 'not_ready'
+    if (shuttingDown) status = 'shutting_down'
+    return reply.code(ready ? 200 : 503).send({ status, checks })
   })
 }

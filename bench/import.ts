@@ -1,0 +1,270 @@
+// Import service benchmark: 50,000 contacts through importContacts, against row-by-row
+// upsert baselines and a COPY ceiling, each on an empty leads table, on a database this
+// script creates and drops. Run: npm run bench:import (BENCH_RUNS, BENCH_CONTACTS,
+// BENCH_BATCH_SIZE and BENCH_DATABASE_ADMIN_URL override the defaults).
+import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+
+import { connect, type Sql } from '../src/db/connection.js'
+import { insertIntegration, type Integration } from '../src/db/integrations.js'
+import { migrate } from '../src/db/migrate.js'
+import type { HubSpotContact } from '../src/hubspot/types.js'
+import { importContacts } from '../src/sync/import.js'
+import { toUpsertRow } from '../src/sync/importPlan.js'
+import { mapContact, type MappedContact } from '../src/sync/mapping.js'
+import { buildLeadImportedEvent } from '../src/events/leadEvents.js'
+import { toLead, type LeadRow } from '../src/db/leads.js'
+
+const adminUrl =
+  process.env.BENCH_DATABASE_ADMIN_URL ??
+  process.env.TEST_DATABASE_ADMIN_URL ??
+  'postgres://root@127.0.0.1:5432/postgres'
+const contactCount = Number(process.env.BENCH_CONTACTS ?? 50_000)
+const runs = Number(process.env.BENCH_RUNS ?? 5)
+const baselineRuns = Number(process.env.BENCH_BASELINE_RUNS ?? 3)
+// HubSpot's list and search endpoints return at most 100 and 200 contacts a page.
+const batchSize = Number(process.env.BENCH_BATCH_SIZE ?? 200)
+// One commit per contact is slow enough that a subset gives its rate.
+const autocommitContacts = Number(process.env.BENCH_AUTOCOMMIT_CONTACTS ?? 5000)
+
+type Method = (sql: Sql, integration: Integration, contacts: HubSpotContact[]) => Promise<void>
+
+function generateContacts(count: number): HubSpotContact[] {
+  const base = Date.parse('2024-01-01T00:00:00.000Z')
+  return Array.from({ length: count }, (_, index) => {
+    const id = String(100_000_000_000 + index)
+    const updatedAt = new Date(base + index * 1000).toISOString()
+    return {
+      id,
+      createdAt: new Date(base).toISOString(),
+      updatedAt,
+      archived: false,
+      properties: {
+        email: `contact${index}@example${index % 97}.com`,
+        firstname: `First${index}`,
+        lastname: `Last ${index} 😀`,
+        phone: index % 3 === 0 ? '' : `+1 555 ${String(index).padStart(7, '0')}`,
+        mobilephone: `+1 666 ${String(index).padStart(7, '0')}`,
+        company: `Company ${index % 1000}`,
+        jobtitle: index % 5 === 0 ? null : 'Engineer',
+        lifecyclestage: 'lead',
+        hubspot_owner_id: String(1000 + (index % 20)),
+        hs_lead_status: 'NEW',
+        website: `https://example${index % 97}.com`,
+        city: 'Berlin',
+        state: null,
+        country: 'Germany',
+        createdate: new Date(base).toISOString(),
+        lastmodifieddate: updatedAt,
+        hs_object_id: id,
+      },
+    }
+  })
+}
+
+function pages<T>(items: T[], size: number): T[][] {
+  const result: T[][] = []
+  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size))
+  return result
+}
+
+const importService: Method = async (sql, integration, contacts) => {
+  for (const page of pages(contacts, batchSize)) {
+    await importContacts(sql, { integration, origin: 'backfill', contacts: page })
+  }
+}
+
+/** The same work with one upsert and one outbox insert per contact, one transaction a page. */
+const rowByRow: Method = async (sql, integration, contacts) => {
+  for (const page of pages(contacts, batchSize)) {
+    await sql.begin(async (tx) => {
+      for (const item of page) {
+        const mapped = mapContact(item)
+        if (!mapped.ok) continue
+        const row = toUpsertRow(mapped.contact)
+        const [lead] = await tx<(LeadRow & { inserted: boolean })[]>`
+          insert into leads (
+            integration_id, hubspot_contact_id, email, first_name, last_name, phone, company,
+            job_title, lifecycle_stage, hubspot_owner_id, properties, hubspot_created_at,
+            hubspot_updated_at, content_hash, import_actions
+          ) values (
+            ${integration.id}, ${row.hubspot_contact_id}, ${row.email}, ${row.first_name},
+            ${row.last_name}, ${row.phone}, ${row.company}, ${row.job_title}, ${row.lifecycle_stage},
+            ${row.hubspot_owner_id}, ${row.properties as never}::jsonb, ${row.hubspot_created_at},
+            ${row.hubspot_updated_at}, ${row.content_hash}, ${integration.actions as never}::jsonb
+          )
+          on conflict (integration_id, hubspot_contact_id) do update set
+            email = excluded.email, properties = excluded.properties,
+            hubspot_updated_at = excluded.hubspot_updated_at, content_hash = excluded.content_hash,
+            updated_at = now()
+          where excluded.hubspot_updated_at >= leads.hubspot_updated_at
+            and excluded.content_hash <> leads.content_hash
+          returning *, (xmax = 0) as inserted
+        `
+        if (!lead) continue
+        const event = buildLeadImportedEvent(toLead(lead), { portalId: integration.portalId, origin: 'backfill' })
+        await tx`
+          insert into outbox (event_id, subject, payload)
+          values (${event.id}, ${event.type}, ${event as never}::jsonb)
+          on conflict (event_id) do nothing
+        `
+      }
+    })
+  }
+}
+
+/** The naive form: each upsert and outbox insert commits on its own, as without sql.begin. */
+const rowByRowAutocommit: Method = async (sql, integration, contacts) => {
+  for (const item of contacts) await rowByRow(sql, integration, [item])
+}
+
+/**
+ * The floor of the cost: the same mapping in JavaScript, then every lead and outbox row in
+ * one COPY each, with no conflict handling and no returned rows.
+ */
+const copyCeiling: Method = async (sql, integration, contacts) => {
+  const mapped = contacts.map(mapContact).flatMap((result) => (result.ok ? [result.contact] : []))
+  const actions = JSON.stringify(integration.actions)
+  await sql.begin(async (tx) => {
+    const leads = await tx`
+      copy leads (
+        integration_id, hubspot_contact_id, email, first_name, last_name, phone, company, job_title,
+        lifecycle_stage, hubspot_owner_id, properties, hubspot_created_at, hubspot_updated_at,
+        content_hash, import_actions
+      ) from stdin
+    `.writable()
+    await pipeline(Readable.from(leadLines(integration.id, mapped, actions)), leads)
+
+    const ids = await tx<LeadRow[]>`select * from leads where integration_id = ${integration.id}`
+    const outbox = await tx`copy outbox (event_id, subject, payload) from stdin`.writable()
+    await pipeline(Readable.from(outboxLines(integration, ids)), outbox)
+  })
+}
+
+function* leadLines(integrationId: number, contacts: MappedContact[], actions: string) {
+  for (const c of contacts) {
+    yield copyLine([
+      integrationId, c.contactId, c.email, c.firstName, c.lastName, c.phone, c.company, c.jobTitle,
+      c.lifecycleStage, c.hubspotOwnerId, JSON.stringify(c.properties), c.hubspotCreatedAt?.toISOString() ?? null,
+      c.hubspotUpdatedAt.toISOString(), c.contentHash, actions,
+    ])
+  }
+}
+
+function* outboxLines(integration: Integration, rows: LeadRow[]) {
+  for (const row of rows) {
+    const event = buildLeadImportedEvent(toLead(row), { portalId: integration.portalId, origin: 'backfill' })
+    yield copyLine([event.id, event.type, JSON.stringify(event)])
+  }
+}
+
+/** One line of COPY's text format: tab-separated, \N for null, backslash escapes. */
+function copyLine(values: (string | number | null)[]): string {
+  const cells = values.map((value) => {
+    if (value === null) return '\\N'
+    return String(value).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+  })
+  return cells.join('\t') + '\n'
+}
+
+async function reset(sql: Sql): Promise<void> {
+  await sql`truncate leads, outbox cascade`
+  await sql`vacuum analyze leads`
+  await sql`vacuum analyze outbox`
+}
+
+async function measure(sql: Sql, integration: Integration, contacts: HubSpotContact[], method: Method, times: number) {
+  const seconds: number[] = []
+  for (let run = 0; run < times; run++) {
+    await reset(sql)
+    const started = process.hrtime.bigint()
+    await method(sql, integration, contacts)
+    seconds.push(Number(process.hrtime.bigint() - started) / 1e9)
+    await checkCounts(sql, contacts.length)
+  }
+  return seconds
+}
+
+/** Times a second import of the same contacts: the overlap a poll re-reads. */
+async function measureRerun(sql: Sql, integration: Integration, contacts: HubSpotContact[], times: number) {
+  await reset(sql)
+  await importService(sql, integration, contacts)
+  const seconds: number[] = []
+  for (let run = 0; run < times; run++) {
+    const started = process.hrtime.bigint()
+    await importService(sql, integration, contacts)
+    seconds.push(Number(process.hrtime.bigint() - started) / 1e9)
+  }
+  await checkCounts(sql, contacts.length)
+  return seconds
+}
+
+async function checkCounts(sql: Sql, expected: number): Promise<void> {
+  const [row] = await sql<{ leads: number; events: number }[]>`
+    select (select count(*)::int from leads) as leads, (select count(*)::int from outbox) as events
+  `
+  if (row.leads !== expected || row.events !== expected) {
+    throw new Error(`expected ${expected} leads and events, found ${row.leads} and ${row.events}`)
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+async function main(): Promise<void> {
+  const name = `hs_bench_${process.pid}_${randomBytes(3).toString('hex')}`
+  const admin = connect(adminUrl, { maxConnections: 1 })
+  await admin.unsafe(`create database ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  const sql = connect(url.toString(), { maxConnections: 4 })
+  try {
+    await migrate(sql)
+    // The relay's notification trigger stays on: the service pays for it too.
+    const integration = await insertIntegration(sql, randomBytes(32), {
+      portalId: 424242, name: 'bench', authType: 'private_app', credentials: { accessToken: 'x' },
+      accessTokenExpiresAt: null, actions: { assign: { mode: 'round_robin', userIds: [1, 2, 3] } },
+      burstPer10Seconds: null, ownerUserId: null,
+    })
+    const contacts = generateContacts(contactCount)
+    await importService(sql, integration, contacts.slice(0, 2000)) // warm up JIT and statements
+
+    const results = {
+      importService: await measure(sql, integration, contacts, importService, runs),
+      rowByRow: await measure(sql, integration, contacts, rowByRow, baselineRuns),
+      rowByRowAutocommit: await measure(
+        sql, integration, contacts.slice(0, autocommitContacts), rowByRowAutocommit, 1,
+      ),
+      copyCeiling: await measure(sql, integration, contacts, copyCeiling, runs),
+      unchangedRerun: await measureRerun(sql, integration, contacts, runs),
+    }
+    report(results)
+  } finally {
+    await sql.end({ timeout: 5 })
+    await admin.unsafe(`drop database if exists ${name} with (force)`)
+    await admin.end()
+  }
+}
+
+function report(results: Record<string, number[]>): void {
+  const medians = Object.fromEntries(Object.entries(results).map(([key, values]) => [key, median(values)]))
+  const counts: Record<string, number> = { rowByRowAutocommit: Math.min(autocommitContacts, contactCount) }
+  const rates = Object.fromEntries(
+    Object.keys(medians).map((key) => [key, (counts[key] ?? contactCount) / medians[key]]),
+  )
+  console.log(`contacts=${contactCount} batchSize=${batchSize} runs=${runs} baselineRuns=${baselineRuns}`)
+  for (const [key, values] of Object.entries(results)) {
+    const rate = Math.round(rates[key])
+    console.log(`${key.padEnd(16)} median ${medians[key].toFixed(2)} s  ${rate} contacts/s  runs ${values.map((v) => v.toFixed(2)).join(' ')}`)
+  }
+  console.log(`speedup over row-by-row in page transactions: ${(rates.importService / rates.rowByRow).toFixed(1)}x`)
+  console.log(`speedup over row-by-row autocommit: ${(rates.importService / rates.rowByRowAutocommit).toFixed(1)}x`)
+  console.log(`fraction of COPY ceiling: ${((rates.importService / rates.copyCeiling) * 100).toFixed(0)}%`)
+  console.log(JSON.stringify({ contactCount, batchSize, autocommitContacts, medians, results }))
+}
+
+await main()

@@ -1,0 +1,68 @@
+import { open } from '../crypto.js'
+import { errors } from '../errors.js'
+import type { Queryable } from './connection.js'
+import {
+  credentialsAssociatedData,
+  type AuthType,
+  type Credentials,
+  type IntegrationRow,
+  type IntegrationStatus,
+} from './integrations.js'
+
+/** The opened credentials of one integration with the columns that decide whether to refresh. */
+export interface StoredCredentials {
+  authType: AuthType
+  status: IntegrationStatus
+  statusReason: string | null
+  credentials: Credentials
+  accessTokenExpiresAt: Date | null
+}
+
+type CredentialsRow = Pick<
+  IntegrationRow,
+  'auth_type' | 'status' | 'status_reason' | 'credentials' | 'portal_id' | 'access_token_expires_at'
+>
+
+/** Reads and opens the credentials of an integration without locking its row. */
+export async function findStoredCredentials(
+  sql: Queryable,
+  key: Buffer,
+  integrationId: number,
+): Promise<StoredCredentials> {
+  const [row] = await sql<CredentialsRow[]>`
+    select auth_type, status, status_reason, credentials, portal_id, access_token_expires_at
+    from integrations
+    where id = ${integrationId}
+  `
+  if (!row) throw errors.notFound('Integration', integrationId)
+  return toStoredCredentials(key, row)
+}
+
+/**
+ * Locks the integration row until the transaction ends and opens its credentials, so one
+ * replica at a time refreshes an OAuth token.
+ */
+export async function lockStoredCredentials(
+  sql: Queryable,
+  key: Buffer,
+  integrationId: number,
+): Promise<StoredCredentials> {
+  const [row] = await sql<CredentialsRow[]>`
+    select auth_type, status, status_reason, credentials, portal_id, access_token_expires_at
+    from integrations
+    where id = ${integrationId}
+    for update
+  `
+  if (!row) throw errors.notFound('Integration', integrationId)
+  return toStoredCredentials(key, row)
+}
+
+function toStoredCredentials(key: Buffer, row: CredentialsRow): StoredCredentials {
+  return {
+    authType: row.auth_type,
+    status: row.status,
+    statusReason: row.status_reason,
+    credentials: open<Credentials>(key, row.credentials, credentialsAssociatedData(row.portal_id)),
+    accessTokenExpiresAt: row.access_token_expires_at,
+  }
+}

@@ -1,0 +1,37 @@
+import type { FastifyPluginAsync } from 'fastify'
+
+import type { ConfigSource } from '../../actions/decide.js'
+import { configSources, replayIntegrationActions } from '../../actions/replay.js'
+import type { Logger } from '../../logger.js'
+import { adminAuth } from '../plugins/adminAuth.js'
+import { idParams, type IdParams } from '../schemas/params.js'
+
+interface Body {
+  config?: ConfigSource
+}
+
+/**
+ * `POST /integrations/:id/actions/replay`: runs the new-lead actions of every live lead of
+ * the integration that misses an action record (with `{"config": "current"}`, also those
+ * with a skipped action, decided by the settings now). Returns the counts. The request
+ * lasts as long as the replay, one transaction per lead.
+ */
+export const postIntegrationActionsReplay: FastifyPluginAsync = async (app) => {
+  await app.register(adminAuth)
+  const body = {
+    type: ['object', 'null'],
+    properties: { config: { type: 'string', enum: configSources } },
+    additionalProperties: false,
+  }
+  app.post<{ Params: IdParams; Body: Body | undefined }>(
+    '/integrations/:id/actions/replay',
+    { schema: { params: idParams, body } },
+    async (request) => {
+      const configSource = request.body?.config ?? 'import'
+      return replayIntegrationActions(app.deps.sql, request.params.id, {
+        configSource,
+        logger: request.log as Logger,
+      })
+    },
+  )
+}

@@ -1,0 +1,93 @@
+import t from 'tap'
+
+import { importContacts } from '../../src/sync/import.js'
+import { deleteContacts, purgeContacts, restoreContacts } from '../../src/sync/lifecycle.js'
+import { createTestDatabase } from '../helpers/database.js'
+import { createIntegration, hubspotContact, lead, outboxEvents, outboxSubjects } from '../webhooks/fixtures/leads.js'
+
+const { sql } = await createTestDatabase(t)
+let nextPortalId = 7100
+
+async function integrationWithLead(contactId: number, updatedAt = '2024-03-01T00:00:00.000Z') {
+  const integration = await createIntegration(sql, nextPortalId++)
+  const contact = hubspotContact(contactId, { email: `c${contactId}@example.com`, firstname: 'Ada' }, updatedAt)
+  await importContacts(sql, { integration, origin: 'poll', contacts: [contact] })
+  return integration
+}
+
+const at = (iso: string) => new Date(iso)
+
+t.test('deletion soft-deletes once and publishes leads.deleted', async (t) => {
+  const integration = await integrationWithLead(11)
+  const target = { integration, origin: 'webhook' as const }
+  t.equal(await deleteContacts(sql, target, [{ contactId: 11, at: at('2024-03-02T00:00:00Z') }]), 1)
+  t.equal(await deleteContacts(sql, target, [{ contactId: 11, at: at('2024-03-03T00:00:00Z') }]), 0, 'second deletion is a no-op')
+  t.equal(await deleteContacts(sql, target, [{ contactId: 999, at: at('2024-03-03T00:00:00Z') }]), 0, 'unknown contact')
+
+  const row = await lead(sql, integration.id, 11)
+  t.same(row?.deletedAt, at('2024-03-02T00:00:00Z'), 'deleted_at is the HubSpot deletion time')
+  t.same(await outboxSubjects(sql, integration.id), ['leads.imported', 'leads.deleted'])
+})
+
+t.test('deletion older than the stored contact is stale', async (t) => {
+  const integration = await integrationWithLead(12, '2024-03-05T00:00:00.000Z')
+  const target = { integration, origin: 'webhook' as const }
+  t.equal(await deleteContacts(sql, target, [{ contactId: 12, at: at('2024-03-04T00:00:00Z') }]), 0)
+  t.equal((await lead(sql, integration.id, 12))?.deletedAt, null)
+})
+
+t.test('restore revives a deleted lead and each cycle is announced', async (t) => {
+  const integration = await integrationWithLead(13)
+  const target = { integration, origin: 'webhook' as const }
+  await deleteContacts(sql, target, [{ contactId: 13, at: at('2024-03-02T00:00:00Z') }])
+  t.equal(await restoreContacts(sql, target, [{ contactId: 13, at: at('2024-03-01T12:00:00Z') }]), 0, 'restore before the deletion is stale')
+  t.equal(await restoreContacts(sql, target, [{ contactId: 13, at: at('2024-03-03T00:00:00Z') }]), 1)
+  t.equal((await lead(sql, integration.id, 13))?.deletedAt, null)
+
+  await deleteContacts(sql, target, [{ contactId: 13, at: at('2024-03-04T00:00:00Z') }])
+  t.equal(await restoreContacts(sql, target, [{ contactId: 13, at: at('2024-03-05T00:00:00Z') }]), 1)
+  const restored = await outboxEvents(sql, 'leads.restored')
+  const ids = restored.filter((row) => row.payload.data.integrationId === integration.id).map((row) => row.payload.id)
+  t.equal(new Set(ids).size, 2, 'two restores, two distinct event ids')
+})
+
+t.test('purge erases personal data and keeps a tombstone', async (t) => {
+  const integration = await integrationWithLead(14)
+  const target = { integration, origin: 'webhook' as const }
+  t.equal(await purgeContacts(sql, target, [{ contactId: 14, at: at('2024-03-02T00:00:00Z') }]), 1)
+  t.equal(await purgeContacts(sql, target, [{ contactId: 14, at: at('2024-03-02T00:00:00Z') }]), 0, 'purged once')
+
+  const row = await lead(sql, integration.id, 14)
+  t.equal(row?.email, null)
+  t.equal(row?.firstName, null)
+  t.same(row?.properties, {})
+  t.ok(row?.purgedAt, 'purged_at set')
+  t.ok(row?.deletedAt, 'deleted_at set')
+
+  const [purged] = (await outboxEvents(sql, 'leads.purged')).filter((e) => e.payload.data.integrationId === integration.id)
+  t.same(Object.keys(purged.payload.data).sort(), ['hubspotContactId', 'integrationId', 'leadId', 'origin', 'portalId', 'purgedAt'])
+  t.notMatch(JSON.stringify(purged.payload), /example\.com|Ada/, 'no personal data in the event')
+})
+
+t.test('deletion and restore never undo a purge', async (t) => {
+  const integration = await integrationWithLead(15)
+  const target = { integration, origin: 'webhook' as const }
+  await purgeContacts(sql, target, [{ contactId: 15, at: at('2024-03-02T00:00:00Z') }])
+  t.equal(await deleteContacts(sql, target, [{ contactId: 15, at: at('2024-03-03T00:00:00Z') }]), 0)
+  t.equal(await restoreContacts(sql, target, [{ contactId: 15, at: at('2024-03-09T00:00:00Z') }]), 0)
+  const later = hubspotContact(15, { email: 'back@example.com' }, '2024-03-10T00:00:00.000Z')
+  const result = await importContacts(sql, { integration, origin: 'poll', contacts: [later] })
+  t.equal(result.outcomes[0].reason, 'purged')
+  t.equal((await lead(sql, integration.id, 15))?.email, null)
+  t.same(await outboxSubjects(sql, integration.id), ['leads.imported', 'leads.purged'])
+})
+
+t.test('purge of an unknown contact leaves a tombstone that blocks a late import', async (t) => {
+  const integration = await createIntegration(sql, nextPortalId++)
+  const target = { integration, origin: 'webhook' as const }
+  t.equal(await purgeContacts(sql, target, [{ contactId: 16, at: at('2024-03-02T00:00:00Z') }]), 0, 'nothing to announce')
+  const late = hubspotContact(16, { email: 'late@example.com' }, '2024-03-01T00:00:00.000Z')
+  const result = await importContacts(sql, { integration, origin: 'webhook', contacts: [late] })
+  t.equal(result.outcomes[0].reason, 'purged')
+  t.same(await outboxSubjects(sql, integration.id), [])
+})
