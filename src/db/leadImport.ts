@@ -1,5 +1,5 @@
 import type { Queryable } from './connection.js'
-import { leadColumns, leadEventColumns, type LeadEventRow, type LeadRow } from './leads.js'
+import { leadColumns, type LeadRow } from './leads.js'
 
 /** What the import service needs to know about a lead before it decides on a write. */
 export interface LeadStateRow {
@@ -10,6 +10,18 @@ export interface LeadStateRow {
   deleted_at: Date | null
   merged_into_contact_id: number | null
   purged_at: Date | null
+}
+
+/** A contact id that HubSpot merged into another contact of the same integration. */
+export interface AbsorbedContactRow {
+  absorbed_contact_id: number
+  survivor_contact_id: number
+}
+
+/** The stored state of a batch's contacts: their leads and which of them were absorbed. */
+export interface ImportStates {
+  leads: LeadStateRow[]
+  absorbed: AbsorbedContactRow[]
 }
 
 /** One contact as the upsert writes it; times are ISO strings inside the JSON parameter. */
@@ -29,33 +41,89 @@ export interface LeadUpsertRow {
   content_hash: string
 }
 
-export type UpsertedLeadRow = LeadEventRow & { inserted: boolean }
+/** A lead the upsert wrote. Its other columns hold exactly the values the caller sent. */
+export interface UpsertedLeadRow {
+  id: number
+  hubspot_contact_id: number
+  inserted: boolean
+}
+
+interface ImportStateRow {
+  contact_id: number
+  lead_id: number | null
+  content_hash: string | null
+  hubspot_updated_at: Date | null
+  deleted_at: Date | null
+  merged_into_contact_id: number | null
+  purged_at: Date | null
+  survivor_contact_id: number | null
+}
 
 /**
- * Reads the state of the given contacts' leads with one statement and takes no row locks.
- * NOTE: with statistics that show the integration as nearly empty, PostgreSQL 15 filters
- * all of the integration's leads here instead of looking up each id. The cost then grows
- * with the table until the table is analyzed again.
+ * Reads the leads of the given contacts and the merges that absorbed them, with one
+ * statement and no row locks. Each id is looked up on its own through the unique index:
+ * a LATERAL subquery with LIMIT cannot be turned into a join, so the plan does not depend
+ * on the table's statistics. A plain `= any(ids)` filter did, and with statistics from a
+ * nearly empty table PostgreSQL 15 read every lead of the integration instead.
  */
-export async function readLeadStates(
+export async function readImportStates(
   sql: Queryable,
   integrationId: number,
   contactIds: number[],
-): Promise<LeadStateRow[]> {
-  if (contactIds.length === 0) return []
-  return sql<LeadStateRow[]>`
+): Promise<ImportStates> {
+  if (contactIds.length === 0) return { leads: [], absorbed: [] }
+  const rows = await sql<ImportStateRow[]>`
     select
-      id,
-      hubspot_contact_id,
-      content_hash,
-      hubspot_updated_at,
-      deleted_at,
-      merged_into_contact_id,
-      purged_at
-    from leads
-    where integration_id = ${integrationId}
-      and hubspot_contact_id = any(${contactIds}::bigint[])
+      c.contact_id,
+      l.id as lead_id,
+      l.content_hash,
+      l.hubspot_updated_at,
+      l.deleted_at,
+      l.merged_into_contact_id,
+      l.purged_at,
+      a.survivor_contact_id
+    from unnest(${contactIds}::bigint[]) as c (contact_id)
+    left join lateral (
+      select id, content_hash, hubspot_updated_at, deleted_at, merged_into_contact_id, purged_at
+      from leads
+      where leads.integration_id = ${integrationId}
+        and leads.hubspot_contact_id = c.contact_id
+      limit 1
+    ) as l on true
+    left join lateral (
+      select survivor_contact_id
+      from absorbed_contacts
+      where absorbed_contacts.integration_id = ${integrationId}
+        and absorbed_contacts.absorbed_contact_id = c.contact_id
+      limit 1
+    ) as a on true
+    where l.id is not null
+      or a.survivor_contact_id is not null
   `
+  return splitImportStates(rows)
+}
+
+function splitImportStates(rows: ImportStateRow[]): ImportStates {
+  const states: ImportStates = { leads: [], absorbed: [] }
+  for (const row of rows) {
+    if (row.survivor_contact_id !== null) {
+      states.absorbed.push({
+        absorbed_contact_id: row.contact_id,
+        survivor_contact_id: row.survivor_contact_id,
+      })
+    }
+    if (row.lead_id === null || row.content_hash === null) continue
+    states.leads.push({
+      id: row.lead_id,
+      hubspot_contact_id: row.contact_id,
+      content_hash: row.content_hash,
+      hubspot_updated_at: row.hubspot_updated_at,
+      deleted_at: row.deleted_at,
+      merged_into_contact_id: row.merged_into_contact_id,
+      purged_at: row.purged_at,
+    })
+  }
+  return states
 }
 
 /**
@@ -64,6 +132,7 @@ export async function readLeadStates(
  * revives a soft-deleted lead with a modification time after the deletion; purged and
  * merged leads are never written. Rows left untouched are absent from the result, so the
  * caller learns which writes happened even when another transaction got there first.
+ * Only the id comes back, because every other written column is a value the caller sent.
  */
 export async function upsertLeads(
   sql: Queryable,
@@ -148,7 +217,7 @@ export async function upsertLeads(
         (leads.deleted_at is null and excluded.content_hash <> leads.content_hash)
         or (leads.deleted_at is not null and excluded.hubspot_updated_at > leads.deleted_at)
       )
-    returning ${sql(leadEventColumns)}, (xmax = 0) as inserted
+    returning id, hubspot_contact_id, (xmax = 0) as inserted
   `
 }
 
@@ -177,14 +246,26 @@ export async function markLeadsMerged(
     absorbed_id: mark.absorbedContactId,
     survivor_id: mark.survivorContactId,
   }))
+  // The lookup per absorbed id keeps the plan independent of statistics, as in readImportStates.
   return sql<MarkedMergeRow[]>`
     update leads
-    set merged_into_contact_id = x.survivor_id,
+    set merged_into_contact_id = marks.survivor_id,
         updated_at = now()
-    from jsonb_to_recordset(${rows as never}::jsonb) as x (absorbed_id bigint, survivor_id bigint)
-    where leads.integration_id = ${integrationId}
-      and leads.hubspot_contact_id = x.absorbed_id
-      and leads.merged_into_contact_id is distinct from x.survivor_id
+    from (
+      select
+        found.id,
+        x.survivor_id
+      from jsonb_to_recordset(${rows as never}::jsonb) as x (absorbed_id bigint, survivor_id bigint)
+      cross join lateral (
+        select id
+        from leads
+        where leads.integration_id = ${integrationId}
+          and leads.hubspot_contact_id = x.absorbed_id
+        limit 1
+      ) as found
+    ) as marks
+    where leads.id = marks.id
+      and leads.merged_into_contact_id is distinct from marks.survivor_id
     returning leads.id, leads.hubspot_contact_id, leads.merged_into_contact_id
   `
 }
@@ -196,10 +277,16 @@ export async function readLeadsByContacts(
   contactIds: number[],
 ): Promise<LeadRow[]> {
   if (contactIds.length === 0) return []
+  // The lookup per id keeps the plan independent of statistics, as in readImportStates.
   return sql<LeadRow[]>`
-    select ${sql(leadColumns)}
-    from leads
-    where integration_id = ${integrationId}
-      and hubspot_contact_id = any(${contactIds}::bigint[])
+    select found.*
+    from unnest(${contactIds}::bigint[]) as c (contact_id)
+    cross join lateral (
+      select ${sql(leadColumns)}
+      from leads
+      where leads.integration_id = ${integrationId}
+        and leads.hubspot_contact_id = c.contact_id
+      limit 1
+    ) as found
   `
 }

@@ -1,7 +1,7 @@
 import { mapDatabaseError, type Sql, type TransactionSql } from '../db/connection.js'
 import type { Integration } from '../db/integrations.js'
 import {
-  readLeadStates,
+  readImportStates,
   upsertLeads,
   type LeadStateRow,
   type UpsertedLeadRow,
@@ -85,11 +85,13 @@ async function importBatch(
   const integrationId = request.integration.id
   const contactIds = batch.contacts.map((contact) => contact.contactId)
   const absorbedIds = [...batch.survivorByAbsorbedId.keys()]
-  const states = byContactId(await readLeadStates(tx, integrationId, [...contactIds, ...absorbedIds]))
+  const stored = await readStates(tx, integrationId, [...contactIds, ...absorbedIds])
+  const states = stored.leads
 
   const planned: PlannedContact[] = batch.contacts.map((contact) => {
     const state = states.get(contact.contactId)
-    return { contact, state, decision: decide(contact, state) }
+    const survivorId = stored.survivorByAbsorbedId.get(contact.contactId)
+    return { contact, state, decision: decide(contact, state, survivorId) }
   })
   await writeLeads(tx, request, planned)
   classify(planned, states, batch.survivorByAbsorbedId)
@@ -129,11 +131,24 @@ async function writeLeads(
   const refused = writes.filter((entry) => entry.row === undefined)
   if (refused.length === 0) return
   const ids = refused.map((entry) => entry.contact.contactId)
-  const fresh = byContactId(await readLeadStates(tx, request.integration.id, ids))
+  const fresh = await readStates(tx, request.integration.id, ids)
   for (const entry of refused) {
-    entry.state = fresh.get(entry.contact.contactId)
-    entry.decision = decide(entry.contact, entry.state)
+    const contactId = entry.contact.contactId
+    entry.state = fresh.leads.get(contactId)
+    entry.decision = decide(entry.contact, entry.state, fresh.survivorByAbsorbedId.get(contactId))
   }
+}
+
+async function readStates(
+  tx: TransactionSql,
+  integrationId: number,
+  contactIds: number[],
+): Promise<{ leads: Map<number, LeadStateRow>; survivorByAbsorbedId: Map<number, number> }> {
+  const stored = await readImportStates(tx, integrationId, contactIds)
+  const survivorByAbsorbedId = new Map(
+    stored.absorbed.map((row) => [row.absorbed_contact_id, row.survivor_contact_id]),
+  )
+  return { leads: byContactId(stored.leads), survivorByAbsorbedId }
 }
 
 function classify(

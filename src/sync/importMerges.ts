@@ -1,3 +1,4 @@
+import { recordAbsorbedContacts } from '../db/absorbedContacts.js'
 import type { TransactionSql } from '../db/connection.js'
 import {
   markLeadsMerged,
@@ -5,7 +6,7 @@ import {
   type LeadStateRow,
   type MarkedMergeRow,
 } from '../db/leadImport.js'
-import { toLead, toLeadEventFields, type LeadEventFields } from '../db/leads.js'
+import { toLead, type LeadEventFields } from '../db/leads.js'
 import type { CloudEvent } from '../events/envelope.js'
 import {
   buildLeadImportedEvent,
@@ -15,14 +16,16 @@ import {
   type LeadEventContext,
 } from '../events/leadEvents.js'
 import type { ImportRequest, PlannedContact } from './import.js'
+import { toWrittenLead } from './importPlan.js'
 
 /** Survivor contact id to the absorbed leads this import pointed at it. */
 export type MergeMarks = Map<number, MarkedMergeRow[]>
 
 /**
- * Points the leads of contacts absorbed in HubSpot merges at their survivor. Only survivors
- * whose lead is live after this import count; a survivor that is itself merged, deleted or
- * purged leaves its absorbed leads alone.
+ * Records every absorbed contact id of the batch, so a later batch does not make it a lead,
+ * and points the leads of absorbed contacts at their survivor. Only survivors whose lead is
+ * live after this import mark leads; a survivor that is itself merged, deleted or purged
+ * leaves its absorbed leads alone.
  */
 export async function markMerges(
   tx: TransactionSql,
@@ -30,6 +33,12 @@ export async function markMerges(
   planned: PlannedContact[],
   survivorByAbsorbedId: Map<number, number>,
 ): Promise<MergeMarks> {
+  const absorbed = [...survivorByAbsorbedId].map(([absorbedId, survivorId]) => ({
+    absorbed_contact_id: absorbedId,
+    survivor_contact_id: survivorId,
+  }))
+  await recordAbsorbedContacts(tx, integrationId, absorbed)
+
   const live = new Set(planned.filter(isLiveSurvivor).map((entry) => entry.contact.contactId))
   const marks = [...survivorByAbsorbedId]
     .filter(([, survivorId]) => live.has(survivorId))
@@ -70,7 +79,7 @@ export async function buildImportEvents(
   }
   const events: CloudEvent<unknown>[] = []
   for (const entry of planned) {
-    const event = changeEvent(entry, context, merges, states)
+    const event = changeEvent(entry, request.integration.id, context, merges, states)
     if (event) events.push(event)
   }
   events.push(...(await survivorMergeEvents(tx, request, planned, merges, context)))
@@ -79,12 +88,13 @@ export async function buildImportEvents(
 
 function changeEvent(
   entry: PlannedContact,
+  integrationId: number,
   context: LeadEventContext,
   merges: MergeMarks,
   states: Map<number, LeadStateRow>,
 ): CloudEvent<unknown> | null {
   if (!entry.row || !entry.outcome) return null
-  const lead = toLeadEventFields(entry.row)
+  const lead = toWrittenLead(entry.contact, entry.row.id, integrationId)
   switch (entry.outcome.outcome) {
     case 'created':
       return buildLeadImportedEvent(lead, context)
@@ -138,7 +148,10 @@ async function survivorMergeEvents(
   const leads = new Map<number, LeadEventFields>(
     readRows.map((row) => [row.hubspot_contact_id, toLead(row)]),
   )
-  for (const entry of pending) if (entry.row) leads.set(entry.contact.contactId, toLeadEventFields(entry.row))
+  for (const entry of pending) {
+    if (!entry.row) continue
+    leads.set(entry.contact.contactId, toWrittenLead(entry.contact, entry.row.id, request.integration.id))
+  }
 
   return pending.flatMap((entry) => {
     const lead = leads.get(entry.contact.contactId)

@@ -1,4 +1,5 @@
 import type { LeadStateRow, LeadUpsertRow } from '../db/leadImport.js'
+import type { LeadEventFields } from '../db/leads.js'
 import { mapContact, parseContactId, type MappedContact } from './mapping.js'
 
 export type Outcome = 'created' | 'updated' | 'unchanged' | 'skipped' | 'merged' | 'restored' | 'failed'
@@ -85,8 +86,7 @@ function keepNewest(
 
 /**
  * Maps each absorbed id to its survivor; an id absorbed by two survivors of one batch goes
- * to the newer one. NOTE: an absorbed contact imported in a later batch than its survivor
- * still becomes a lead, because the import does not search stored merge lists.
+ * to the newer one. Absorbed ids from earlier batches come from `absorbed_contacts`.
  */
 function collectMerges(batch: PreparedBatch, contacts: Map<number, MappedContact>): void {
   const survivorTime = new Map<number, Date>()
@@ -111,11 +111,17 @@ export type Decision =
   | { kind: 'skip'; reason: 'purged' | 'merged' | 'stale' | 'deleted' }
 
 /**
- * Decides what the import does with one contact given its lead's current state. The
- * upsert's conflict condition applies the same rules again in SQL, so a concurrent import
- * cannot make a stale write through a decision taken on an older read.
+ * Decides what the import does with one contact given its lead's current state and the
+ * survivor that absorbed it in an earlier batch, if any. The upsert's conflict condition
+ * applies the same rules again in SQL, so a concurrent import cannot make a stale write
+ * through a decision taken on an older read.
  */
-export function decide(contact: MappedContact, state: LeadStateRow | undefined): Decision {
+export function decide(
+  contact: MappedContact,
+  state: LeadStateRow | undefined,
+  survivorContactId?: number,
+): Decision {
+  if (!state && survivorContactId !== undefined) return { kind: 'skip', reason: 'merged' }
   if (!state) return { kind: 'write', expected: 'created' }
   if (state.purged_at !== null) return { kind: 'skip', reason: 'purged' }
   if (state.merged_into_contact_id !== null) return { kind: 'skip', reason: 'merged' }
@@ -149,5 +155,29 @@ export function toUpsertRow(contact: MappedContact): LeadUpsertRow {
     hubspot_created_at: contact.hubspotCreatedAt?.toISOString() ?? null,
     hubspot_updated_at: contact.hubspotUpdatedAt.toISOString(),
     content_hash: contact.contentHash,
+  }
+}
+
+/** The lead event fields of a contact the upsert wrote, which stored exactly these values. */
+export function toWrittenLead(
+  contact: MappedContact,
+  leadId: number,
+  integrationId: number,
+): LeadEventFields {
+  return {
+    id: leadId,
+    integrationId,
+    hubspotContactId: contact.contactId,
+    email: contact.email,
+    firstName: contact.firstName,
+    lastName: contact.lastName,
+    phone: contact.phone,
+    company: contact.company,
+    jobTitle: contact.jobTitle,
+    lifecycleStage: contact.lifecycleStage,
+    hubspotOwnerId: contact.hubspotOwnerId,
+    hubspotCreatedAt: contact.hubspotCreatedAt,
+    hubspotUpdatedAt: contact.hubspotUpdatedAt,
+    contentHash: contact.contentHash,
   }
 }

@@ -156,15 +156,61 @@ t.test('absorbed contact in the same batch is skipped as merged', async (t) => {
   t.same(await subjects(), ['leads.imported'], 'a survivor of unknown contacts is a new lead')
 })
 
+t.test('absorbed contact in a later batch is skipped as merged', async (t) => {
+  const integration = await freshIntegration()
+  const survivor = contact(801, { hs_merged_object_ids: '802;803' }, day(2))
+  await importContacts(sql, { integration, origin: 'backfill', contacts: [survivor] })
+  await sql`delete from outbox`
+
+  const later = await importContacts(sql, {
+    integration,
+    origin: 'backfill',
+    contacts: [contact(802, {}, day(1)), contact(804, {}, day(1))],
+  })
+  t.same(
+    later.outcomes.map((o) => [o.contactId, o.outcome, o.reason]),
+    [
+      [802, 'skipped', 'merged'],
+      [804, 'created', undefined],
+    ],
+  )
+  t.equal(await findLeadByContact(sql, integration.id, 802), null, 'no lead for the absorbed contact')
+  t.same(await subjects(), ['leads.imported'], 'only the unrelated contact is announced')
+
+  const webhook = await importContacts(sql, { integration, origin: 'webhook', contacts: [contact(803, {}, day(3))] })
+  t.equal(webhook.outcomes[0].reason, 'merged', 'a newer read of an absorbed contact is skipped too')
+  t.equal(await findLeadByContact(sql, integration.id, 803), null)
+})
+
+t.test('absorbed ids are recorded once per integration', async (t) => {
+  const integration = await freshIntegration()
+  const other = await createIntegration(sql, nextPortalId++)
+  const survivor = contact(851, { hs_merged_object_ids: '852' }, day(2))
+  await importContacts(sql, { integration, origin: 'poll', contacts: [survivor] })
+  await importContacts(sql, { integration, origin: 'poll', contacts: [survivor] })
+
+  const rows = await sql<{ integration_id: number; absorbed_contact_id: number; survivor_contact_id: number }[]>`
+    select integration_id, absorbed_contact_id, survivor_contact_id
+    from absorbed_contacts
+    where absorbed_contact_id = 852
+  `
+  t.same(rows, [{ integration_id: integration.id, absorbed_contact_id: 852, survivor_contact_id: 851 }])
+
+  const elsewhere = await importContacts(sql, { integration: other, origin: 'poll', contacts: [contact(852, {}, day(1))] })
+  t.equal(elsewhere.created, 1, 'another integration still imports the contact')
+})
+
 t.test('unchanged survivor marks absorbed leads found later', async (t) => {
   const integration = await freshIntegration()
-  const survivor = contact(801, { hs_merged_object_ids: '802' }, day(2))
+  const survivor = contact(901, { hs_merged_object_ids: '902' }, day(2))
   await importContacts(sql, { integration, origin: 'poll', contacts: [survivor] })
-  await importContacts(sql, { integration, origin: 'poll', contacts: [contact(802, {}, day(1))] })
+  // A survivor stored before absorbed ids were recorded: its absorbed contact becomes a lead.
+  await sql`delete from absorbed_contacts where integration_id = ${integration.id}`
+  await importContacts(sql, { integration, origin: 'poll', contacts: [contact(902, {}, day(1))] })
   await sql`delete from outbox`
 
   const result = await importContacts(sql, { integration, origin: 'poll', contacts: [survivor] })
   t.equal(result.unchanged, 1)
-  t.equal((await findLeadByContact(sql, integration.id, 802))?.mergedIntoContactId, 801)
+  t.equal((await findLeadByContact(sql, integration.id, 902))?.mergedIntoContactId, 901)
   t.same(await subjects(), ['leads.merged'])
 })
