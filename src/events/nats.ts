@@ -171,6 +171,17 @@ export class NatsManager {
   }
 }
 
+/**
+ * Returns true when a JetStream publish failed because no stream takes its subject, as after
+ * an operator deleted the stream. The server then sends "no responders", which
+ * @nats-io/jetstream 3.x reports as JetStreamNotEnabled with a NoRespondersError cause.
+ */
+export function isNoStreamError(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name
+  const cause = (error as { cause?: { name?: unknown } } | null)?.cause
+  return name === 'JetStreamNotEnabled' || name === 'NoRespondersError' || cause?.name === 'NoRespondersError'
+}
+
 function isStreamNotFound(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error)
   return /stream not found/i.test(message) || (error as { code?: unknown }).code === 10059

@@ -10,7 +10,7 @@ import {
 } from '../db/outbox.js'
 import type { Logger } from '../logger.js'
 import { outboxDepth, outboxPublishLagSeconds } from '../metrics.js'
-import type { NatsManager } from './nats.js'
+import { isNoStreamError, type NatsManager } from './nats.js'
 
 export interface OutboxRelayOptions {
   sql: Sql
@@ -130,23 +130,42 @@ class OutboxRelayLoop implements OutboxRelay {
     const js = this.options.nats.jetstream()
     if (!js) return { claimed: 0, published: 0, failed: 0 }
 
-    const { result, lagsSeconds } = await this.options.sql.begin(async (tx) => {
+    const { result, lagsSeconds, streamMissing } = await this.options.sql.begin(async (tx) => {
       const rows = await claimOutboxBatch(tx, this.batchSize)
-      if (rows.length === 0) return { result: { claimed: 0, published: 0, failed: 0 }, lagsSeconds: [] }
+      if (rows.length === 0) {
+        return { result: { claimed: 0, published: 0, failed: 0 }, lagsSeconds: [], streamMissing: false }
+      }
 
       const settled = await Promise.allSettled(rows.map((row) => this.publishRow(js, row)))
       const published = rows.filter((_, index) => settled[index].status === 'fulfilled')
       await markOutboxPublished(tx, published.map((row) => row.id))
       const failed = await this.markFailures(tx, rows, settled)
 
-      // NOTE: the lag is measured from the CloudEvents time, because claimed rows carry no
-      // created_at. Lead events set it to the import time.
+      // Measured from the outbox insert, not the CloudEvents time, which a caller may set
+      // to when the change happened rather than when it was queued.
       const now = Date.now()
-      const lags = published.map((row) => Math.max(0, now - Date.parse(row.payload.time)) / 1000)
-      return { result: { claimed: rows.length, published: published.length, failed }, lagsSeconds: lags }
+      const lags = published.map((row) => Math.max(0, now - row.created_at.getTime()) / 1000)
+      const missing = settled.some((outcome) => outcome.status === 'rejected' && isNoStreamError(outcome.reason))
+      const counts = { claimed: rows.length, published: published.length, failed }
+      return { result: counts, lagsSeconds: lags, streamMissing: missing }
     })
     for (const lag of lagsSeconds) outboxPublishLagSeconds.observe(lag)
+    if (streamMissing) await this.redeclareStreams()
     return result
+  }
+
+  /**
+   * Declares the streams again after a publish found none for its subject, as happens when
+   * an operator deletes a stream while the service stays connected. The failed rows are
+   * published on the next pass.
+   */
+  private async redeclareStreams(): Promise<void> {
+    try {
+      await this.options.nats.ensureStreams()
+      this.options.logger.warn('a JetStream stream was missing; streams declared again')
+    } catch (error) {
+      this.logThrottled(error)
+    }
   }
 
   private publishRow(js: JetStreamClient, row: OutboxRow) {

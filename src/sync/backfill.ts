@@ -13,7 +13,7 @@ import type { RunContext } from './runTypes.js'
 const readAheadPages = 4
 /** Page imports in flight at once; their cursor writes still commit in page order. */
 const concurrentImports = 2
-/** Longest wait of a page import for the commit of the page before it. */
+/** Maximum wait of a page import for the commit of the page before it. */
 const previousCommitWaitMs = 30_000
 
 /**

@@ -9,7 +9,7 @@ export const backfillPageSize = 100
 /**
  * Fetches list pages up to `depth` ahead of the consumer. Each call needs the `after` of the
  * page before it, so the calls are chained. A failed call rejects its page and every page
- * chained after it, so the consumer sees the error in page order.
+ * chained after it, so the consumer receives the error in page order.
  */
 export class ListPageReader {
   private readonly ahead: Promise<ContactPage>[] = []
@@ -99,9 +99,10 @@ export class OrderedImports {
    * which PostgreSQL cannot detect as a deadlock while one side waits in the application.
    */
   private async waitFor(previous: Promise<void>): Promise<void> {
+    const waitMs = this.previousCommitWaitMs
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(previousPageTimeout(this.previousCommitWaitMs)), this.previousCommitWaitMs)
+      timer = setTimeout(() => reject(previousPageTimeout(waitMs)), waitMs)
     })
     const committed = previous.catch((error: unknown) => {
       throw new AppError(ErrorCode.DATABASE_ERROR, 'The previous backfill page was not imported', {

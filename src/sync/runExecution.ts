@@ -78,11 +78,24 @@ export class RunExecution {
     try {
       const returned = await this.deps.runner(this.context)
       if (returned) Object.assign(this.counts, pickCounts(returned))
-      outcome = { status: 'succeeded', errorCode: null, error: null }
+      outcome = this.returnedOutcome()
     } catch (error) {
       outcome = classifyFailure(error, this.deps.integration)
     }
     return this.finish(outcome)
+  }
+
+  /**
+   * Returns the outcome of a runner that returned. Archived and drift runners return early
+   * when the service stops, so a return during a stop may be a cut-short pass. The contacts
+   * runner throws SYNC_INTERRUPTED instead and returns only when it is done.
+   */
+  private returnedOutcome(): RunOutcome {
+    if (this.deps.run.kind !== 'contacts' && this.deps.isStopping()) {
+      const error = runInterrupted()
+      return { status: 'interrupted', errorCode: error.code, error: error.message }
+    }
+    return { status: 'succeeded', errorCode: null, error: null }
   }
 
   /** Returns the run with its current counters, for a caller that finds it in progress. */

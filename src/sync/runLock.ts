@@ -25,17 +25,31 @@ export class RunLocks {
 
   /** Returns true when this process now holds the run lock of the integration and kind. */
   async tryAcquire(integrationId: number, kind: RunKind): Promise<boolean> {
-    const connection = await this.connection()
-    let row: { locked: boolean }
+    const name = lockName(integrationId, kind)
+    let locked: boolean
     try {
-      ;[row] = await connection<{ locked: boolean }[]>`
-        select pg_try_advisory_lock(hashtextextended(${lockName(integrationId, kind)}, 0)) as locked
-      `
+      locked = await this.tryLock(name)
     } catch (error) {
-      if (isConnectionError(error)) this.forgetSession()
-      throw error
+      if (!isConnectionError(error)) throw error
+      // The reserved session died, for example in a database restart since the last run.
+      // Its locks died with it, so one try on a new session is safe; a second loss throws.
+      this.forgetSession()
+      try {
+        locked = await this.tryLock(name)
+      } catch (retryError) {
+        if (isConnectionError(retryError)) this.forgetSession()
+        throw retryError
+      }
     }
-    if (row.locked) this.held.add(lockName(integrationId, kind))
+    if (locked) this.held.add(name)
+    return locked
+  }
+
+  private async tryLock(name: string): Promise<boolean> {
+    const connection = await this.connection()
+    const [row] = await connection<{ locked: boolean }[]>`
+      select pg_try_advisory_lock(hashtextextended(${name}, 0)) as locked
+    `
     return row.locked
   }
 

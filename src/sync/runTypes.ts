@@ -45,7 +45,9 @@ export interface RunContext {
 /**
  * Runs one kind of reconciliation for one integration. Counts may be added through
  * `ctx.addCounts` while running. The resolved counts, when given, replace the fields they
- * name, so a runner can both report progress and return its totals.
+ * name, so a runner can both report progress and return its totals. A runner that returns
+ * while the service is stopping is recorded as interrupted, because it may have cut its
+ * pass short.
  * Throwing an AppError fails the run with its code (HUBSPOT_DAILY_LIMIT ends it as
  * rate_limited).
  */

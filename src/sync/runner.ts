@@ -121,8 +121,18 @@ class SyncRunner implements SyncService {
     return findRun(this.deps.sql, runId)
   }
 
+  /**
+   * Runs one scheduler tick to its end. Like the scheduler, it logs a tick that cannot start
+   * (the database is down, say) instead of throwing; the next tick tries again.
+   */
   async runDue(trigger: 'schedule', kind: RunKind = 'contacts'): Promise<void> {
-    const runs = await this.startDue(trigger, kind)
+    let runs: StartedRun[]
+    try {
+      runs = await this.startDue(trigger, kind)
+    } catch (error) {
+      this.deps.logger.error({ err: error, kind }, 'scheduled sync tick failed')
+      return
+    }
     await Promise.allSettled(runs.filter((run) => run.started).map((run) => run.done))
   }
 
@@ -169,7 +179,9 @@ class SyncRunner implements SyncService {
       // The lock holder is between taking the lock and writing its row, or just finished.
       await delay(runLookupDelayMs)
     }
-    const message = `A ${kind} run of integration ${integrationId} is starting on another replica; retry shortly`
+    const message =
+      `A ${kind} run of integration ${integrationId} is starting on another replica; ` +
+      'retry shortly'
     throw new AppError(ErrorCode.SYNC_ALREADY_RUNNING, message, {
       statusCode: 409,
       context: { integrationId, kind },

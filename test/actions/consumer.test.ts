@@ -20,7 +20,7 @@ import {
 const { sql } = await createTestDatabase(t)
 const prefix = uniqueSubjectPrefix(t)
 const nats = startNats(t, prefix)
-t.ok(await nats.waitUntilConnected(10_000), 'NATS connected')
+if (!(await nats.waitUntilConnected(10_000))) throw new Error('NATS at 127.0.0.1:4222 did not connect within 10 s')
 startTestConsumer(t, { sql, nats })
 
 let portalId = 7_100_000

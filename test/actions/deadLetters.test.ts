@@ -10,7 +10,7 @@ import { allActions, createIntegration, insertLead, startNats, startTestConsumer
 
 const { sql } = await createTestDatabase(t)
 const nats = startNats(t, uniqueSubjectPrefix(t))
-t.ok(await nats.waitUntilConnected(10_000), 'NATS connected')
+if (!(await nats.waitUntilConnected(10_000))) throw new Error('NATS at 127.0.0.1:4222 did not connect within 10 s')
 const maxDeliveries = 3
 startTestConsumer(t, { sql, nats }, { maxDeliveries })
 const js = jetstream(nats.connection()!)

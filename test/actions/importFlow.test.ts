@@ -22,7 +22,7 @@ import {
 // and the consumer acts only on leads.imported.
 const { sql } = await createTestDatabase(t)
 const nats = startNats(t, uniqueSubjectPrefix(t))
-t.ok(await nats.waitUntilConnected(10_000), 'NATS connected')
+if (!(await nats.waitUntilConnected(10_000))) throw new Error('NATS at 127.0.0.1:4222 did not connect within 10 s')
 const integration = await createIntegration(sql, 7_400_001, allActions)
 const target = { integration, origin: 'poll' as const }
 

@@ -12,6 +12,7 @@ import { insertOutboxEvents } from '../../src/db/outbox.js'
 import { buildEvent } from '../../src/events/envelope.js'
 import { NatsManager } from '../../src/events/nats.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
+import { outboxPublishLagSeconds } from '../../src/metrics.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { connectNats, natsUrl, uniqueSubjectPrefix } from '../helpers/nats.js'
 import { readStream, silentLogger, startNats } from './support.js'
@@ -117,6 +118,26 @@ t.test('republished row is dropped by Nats-Msg-Id', async (t) => {
   const messages = await readStream(await connectNats(t), nats.streamName('LEADS'))
   t.equal(messages.length, 1, 'JetStream kept one message')
   t.equal(await unpublishedCount(), 0)
+})
+
+t.test('publish lag is measured from the outbox insert, not the event time', async (t) => {
+  const nats = startNats(t, uniqueSubjectPrefix(t))
+  t.ok(await nats.waitUntilConnected(10_000))
+  await sql`delete from outbox`
+  const old = buildEvent({ type: 'leads.updated', data: {}, time: new Date('2020-01-01T00:00:00Z') })
+  await insertOutboxEvents(sql, [old])
+  const before = (await outboxPublishLagSeconds.get()).values
+  const relay = startOutboxRelay({ sql, nats, logger: silentLogger, idleDelayMs: 60_000 })
+  t.teardown(() => relay.stop())
+
+  await relay.flush()
+  t.equal(await unpublishedCount(), 0)
+  const after = (await outboxPublishLagSeconds.get()).values
+  const delta = (name: string) =>
+    (after.find((v) => v.metricName === name)?.value ?? 0) -
+    (before.find((v) => v.metricName === name)?.value ?? 0)
+  t.equal(delta('hubspot_sync_outbox_publish_lag_seconds_count'), 1)
+  t.ok(delta('hubspot_sync_outbox_publish_lag_seconds_sum') < 60, 'seconds, not years')
 })
 
 t.test('unreachable NATS keeps rows until a working server takes them', async (t) => {

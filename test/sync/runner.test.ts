@@ -156,3 +156,39 @@ t.test('runDue skips inactive integrations and unknown kinds', async (t) => {
     code: 'VALIDATION_FAILED',
   })
 })
+
+t.test('kind runners run under the run machinery', async (t) => {
+  const harness = await createHarness(t, { contacts: 5 })
+  let releaseDrift: () => void = () => {}
+  const driftStarted = new Promise<void>((resolve) => {
+    releaseDrift = resolve
+  })
+  const service = harness.service({
+    runners: {
+      archived: async (ctx) => {
+        ctx.addPage(3)
+        ctx.addCounts({ deleted: 1 })
+        ctx.addDetails({ archivedContacts: 3 })
+        return { deleted: 2 }
+      },
+      drift: async (ctx) => {
+        releaseDrift()
+        while (!ctx.isStopping()) await new Promise((resolve) => setTimeout(resolve, 10))
+      },
+    },
+  })
+
+  const archived = await (await service.startRun(harness.integration.id, 'manual', { kind: 'archived' })).done
+  t.equal(archived.status, 'succeeded')
+  t.equal(archived.kind, 'archived')
+  t.equal(archived.counts.deleted, 2, 'returned counts replace the added ones')
+  t.equal(archived.pages, 1)
+  t.equal(archived.details.archivedContacts, 3)
+
+  const drift = await service.startRun(harness.integration.id, 'schedule', { kind: 'drift' })
+  await driftStarted
+  await service.stop()
+  const stopped = await drift.done
+  t.equal(stopped.status, 'interrupted', 'a runner returning during a stop is interrupted')
+  t.equal((await harness.cursor()), null, 'kind runners leave the contacts cursor alone')
+})
