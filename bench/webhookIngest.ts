@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { isMainThread, parentPort, Worker } from 'node:worker_threads'
 
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Pool } from 'undici'
@@ -40,10 +40,12 @@ interface RoundResult {
   seconds: number
   latenciesMs: number[]
   errors: number
+  /** Busy time of the main thread (which runs both servers) during the round. */
+  serverBusyMs?: number
 }
 
-// Each round's worker starts its ids at a random offset, so rounds never send duplicates.
-let nextObjectId = isMainThread ? 0 : 1_000_000 + Math.floor(Math.random() * 1e9)
+// Ids only grow across rounds, so no round sends an event another round stored.
+let nextObjectId = 1_000_000
 function batchBody(): string {
   const occurredAt = Date.now()
   const events = Array.from({ length: eventsPerBatch }, (_, i) => ({
@@ -95,14 +97,24 @@ function buildBareApp(sql: Sql): FastifyInstance {
 }
 
 /**
- * Runs one round in a worker thread, so building and signing bodies (HubSpot's work) does
- * not compete with the server under test for the main event loop.
+ * The load generator runs in a worker thread, so building and signing bodies (HubSpot's
+ * work) does not compete with the server under test for the main event loop.
  */
+let loadWorker: Worker | null = null
+
 function runRound(url: string, signed: boolean): Promise<RoundResult> {
+  loadWorker ??= new Worker(new URL(import.meta.url))
+  const worker = loadWorker
+  const before = performance.eventLoopUtilization()
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: { url, signed } })
-    worker.once('message', (result: RoundResult) => resolve(result))
-    worker.once('error', reject)
+    const onError = (error: Error) => reject(error)
+    worker.once('error', onError)
+    worker.once('message', (result: RoundResult) => {
+      worker.off('error', onError)
+      const used = performance.eventLoopUtilization(before)
+      resolve({ ...result, serverBusyMs: used.active })
+    })
+    worker.postMessage({ url, signed })
   })
 }
 
@@ -138,8 +150,10 @@ function summarize(name: string, results: RoundResult[]) {
   const requests = results.reduce((sum, r) => sum + r.requests, 0)
   const seconds = results.reduce((sum, r) => sum + r.seconds, 0)
   const latencies = results.flatMap((r) => r.latenciesMs)
+  const busyMs = results.reduce((sum, r) => sum + (r.serverBusyMs ?? 0), 0)
   return {
     name,
+    serverBusyMsPerBatch: busyMs / requests,
     batchesPerSecond: requests / seconds,
     eventsPerSecond: (requests * eventsPerBatch) / seconds,
     p50Ms: percentile(latencies, 50),
@@ -192,6 +206,7 @@ async function main(): Promise<void> {
       throughputRatio: serviceSummary.batchesPerSecond / bareSummary.batchesPerSecond,
       lastRoundRowsStored: stored.count,
     }, null, 2))
+    await loadWorker?.terminate()
     await service.close()
     await bare.close()
   } finally {
@@ -204,6 +219,7 @@ async function main(): Promise<void> {
 if (isMainThread) {
   await main()
 } else {
-  const { url, signed } = workerData as { url: string; signed: boolean }
-  parentPort?.postMessage(await loadRound(url, signed))
+  parentPort?.on('message', async ({ url, signed }: { url: string; signed: boolean }) => {
+    parentPort?.postMessage(await loadRound(url, signed))
+  })
 }

@@ -5,6 +5,8 @@ import type { Sql } from './db/connection.js'
 import { mapDatabaseError, isConnectionError } from './db/connection.js'
 import { AppError, ErrorCode, isAppError } from './errors.js'
 import type { NatsManager } from './events/nats.js'
+import { registerFiniteNumberCheck } from './http/finiteNumbers.js'
+import { registerJsonBodyParser } from './http/jsonBody.js'
 import { routes } from './http/routes.js'
 import type { Logger } from './logger.js'
 import type { SyncService } from './sync/runner.js'
@@ -51,6 +53,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: isProbeRequest }),
   }) as unknown as FastifyInstance
   app.decorate('deps', deps)
+  registerJsonBodyParser(app)
+  registerFiniteNumberCheck(app)
 
   app.setErrorHandler((error, request, reply) => {
     const appError = toAppError(error)

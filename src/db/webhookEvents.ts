@@ -38,22 +38,25 @@ export interface NewWebhookEvent {
 export interface InsertResult {
   inserted: number
   pending: number
+  /** True when the statement sent the inbox notification. */
+  notified: boolean
 }
 
 /**
  * Stores a delivery with one statement. Each event's JSON is taken from the delivered
  * array text, which PostgreSQL parses, so the receiver never serializes events again.
- * Events whose dedup key is already stored are dropped, and the inbox worker is notified
- * when anything is pending. `integration_id` is left for the worker to fill, because a
+ * Events whose dedup key is already stored are dropped. When `notify` is set and anything
+ * is pending, the inbox worker is notified as the insert commits. `integration_id` is left for the worker to fill, because a
  * foreign key check per row would cost the receiver about a fifth of its insert time.
  */
 export async function insertWebhookEvents(
   sql: Queryable,
   bodyJson: string,
   events: NewWebhookEvent[],
+  notify = true,
 ): Promise<InsertResult> {
-  if (events.length === 0) return { inserted: 0, pending: 0 }
-  const [row] = await sql<{ inserted: number; pending: number }[]>`
+  if (events.length === 0) return { inserted: 0, pending: 0, notified: false }
+  const [row] = await sql<{ inserted: number; pending: number; notified: boolean }[]>`
     with delivered as (
       select element, position - 1 as position
       from jsonb_array_elements(${bodyJson}::text::jsonb) with ordinality as x (element, position)
@@ -108,10 +111,10 @@ export async function insertWebhookEvents(
     select
       inserted,
       pending,
-      case when pending > 0 then pg_notify(${inboxChannel}, '')::text end as notified
+      case when pending > 0 and ${notify} then pg_notify(${inboxChannel}, '')::text end is not null as notified
     from counts
   `
-  return { inserted: row.inserted, pending: row.pending }
+  return { inserted: row.inserted, pending: row.pending, notified: row.notified }
 }
 
 /** Returns which of the given portals have an integration. */

@@ -8,6 +8,8 @@ const objectId = z.union([
   z.string().regex(/^\d{1,16}$/, 'expected a numeric id').transform(Number),
 ])
 
+const maxDateMs = 8.64e15
+
 /**
  * One element of the array HubSpot posts, in the legacy `contact.*` form or the generic
  * `object.*` form. Unknown keys are kept, because HubSpot adds fields without notice and
@@ -19,7 +21,8 @@ export const webhookEventSchema = z
     subscriptionId: z.number().int().optional(),
     portalId: objectId,
     appId: z.number().int().optional(),
-    occurredAt: z.number().int().nonnegative(),
+    // 8.64e15 ms is the largest time a JavaScript Date holds (ECMA-262 "Time Values").
+    occurredAt: z.number().int().nonnegative().max(maxDateMs, 'expected milliseconds since the epoch'),
     // HubSpot's guide labels the type `eventType`; every real delivery uses `subscriptionType`.
     subscriptionType: z.string().min(1).optional(),
     eventType: z.string().min(1).optional(),

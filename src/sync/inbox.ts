@@ -34,7 +34,8 @@ export interface InboxWorkerOptions {
   /**
    * Pause after waking before claiming, so deliveries that arrive together share one
    * batch read; default 150 ms. HubSpot's burst budget is 100 to 190 calls per 10 s per
-   * portal, and one read per delivery would spend it at 10 deliveries a second.
+   * portal, and one read per delivery would spend it at 10 deliveries a second. Below the
+   * receiver's 50 ms notification gap, an event can wait for the next poll.
    */
   gatherDelayMs?: number
   /** How long a claim keeps other replicas off an event; default 120000 ms. */

@@ -85,12 +85,20 @@ export function parseContactId(value: string | null | undefined): number | null 
   return id > 0 && Number.isSafeInteger(id) ? id : null
 }
 
-/** Parses HubSpot's ISO 8601 strings and the epoch-millisecond strings some endpoints send. */
+// A date-time without `Z` or an offset, which Date.parse would read in the local time zone.
+const localDateTimePattern = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/
+
+/**
+ * Parses HubSpot's ISO 8601 strings and the epoch-millisecond strings some endpoints send.
+ * Date-only values are UTC days (ECMA-262 reads them as UTC), and date-times without an
+ * offset count as UTC too, so the result never depends on the server's time zone.
+ */
 export function parseHubSpotTime(value: unknown): Date | null {
   if (typeof value !== 'string' || value === '') return null
   if (/^\d{1,15}$/.test(value)) return new Date(Number(value))
   if (!/^\d{4}-\d{2}-\d{2}/.test(value)) return null
-  const time = Date.parse(value)
+  const local = localDateTimePattern.exec(value)
+  const time = Date.parse(local ? `${local[1]}T${local[2]}Z` : value)
   return Number.isNaN(time) ? null : new Date(time)
 }
 
@@ -102,7 +110,7 @@ function cleanProperties(input: unknown): CleanedProperties {
   if (input === undefined || input === null) return { ok: true, properties: {}, nulCharactersRemoved: 0 }
   if (typeof input !== 'object' || Array.isArray(input)) return { ok: false, reason: 'invalid properties' }
 
-  const properties: Record<string, string | null> = {}
+  const entries: [string, string | null][] = []
   let nulCharactersRemoved = 0
   for (const [rawKey, rawValue] of Object.entries(input)) {
     const value = stringValue(rawValue)
@@ -110,14 +118,16 @@ function cleanProperties(input: unknown): CleanedProperties {
     const key = cleanText(rawKey)
     nulCharactersRemoved += key.removed
     if (value === null) {
-      properties[key.text] = null
+      entries.push([key.text, null])
       continue
     }
     const cleaned = cleanText(value)
     nulCharactersRemoved += cleaned.removed
-    properties[key.text] = cleaned.text
+    entries.push([key.text, cleaned.text])
   }
-  return { ok: true, properties, nulCharactersRemoved }
+  // fromEntries defines own properties, so a property named __proto__ is kept as data
+  // instead of replacing the object's prototype, as `properties[key] = value` would.
+  return { ok: true, properties: Object.fromEntries(entries), nulCharactersRemoved }
 }
 
 /** HubSpot sends strings or null; numbers and booleans are kept as the strings they print. */

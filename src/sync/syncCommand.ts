@@ -46,7 +46,9 @@ export async function runSyncCommand(argv: string[], deps: SyncCommandDeps): Pro
     return 2
   }
 
-  const ids = parsed.all ? (await listActiveIntegrations(deps.sql)).map((row) => row.id) : [parsed.integrationId]
+  const ids = parsed.all
+    ? (await listActiveIntegrations(deps.sql)).map((integration) => integration.id)
+    : [parsed.integrationId]
   if (ids.length === 0) {
     stdout.write('No active integrations to sync\n')
     return 0
@@ -88,13 +90,16 @@ export function parseSyncArgs(argv: string[]): SyncArgs {
   if (!['contacts', 'archived', 'drift'].includes(kind)) {
     return { error: `Invalid --kind ${JSON.stringify(kind)}: expected contacts, archived or drift` }
   }
-  if (values.all && values.integration !== undefined) return { error: 'Give --integration or --all, not both' }
+  if (values.all && values.integration !== undefined) {
+    return { error: 'Give --integration or --all, not both' }
+  }
   if (values.all) return { integrationId: 0, all: true, kind: kind as RunKind }
 
   const id = Number(values.integration)
   if (values.integration === undefined) return { error: 'Missing --integration ID (or --all)' }
   if (!Number.isSafeInteger(id) || id <= 0) {
-    return { error: `Invalid --integration ${JSON.stringify(values.integration)}: expected a positive integer` }
+    const value = JSON.stringify(values.integration)
+    return { error: `Invalid --integration ${value}: expected a positive integer` }
   }
   return { integrationId: id, all: false, kind: kind as RunKind }
 }
@@ -112,7 +117,9 @@ async function runOne(
       kind,
       onProgress: (update) => progress.update(update),
     })
-    if (!started) stdout.write(`Run ${run.id} of integration ${integrationId} is already in progress; waiting for it\n`)
+    if (!started) {
+      stdout.write(`Run ${run.id} of integration ${integrationId} is already in progress; waiting for it\n`)
+    }
     const finished = await done
     progress.end()
     stdout.write(`${describeRun(finished)}\n`)
@@ -168,7 +175,8 @@ export function describeRun(run: SyncRun): string {
   const durationMs = (run.finishedAt?.getTime() ?? Date.now()) - run.startedAt.getTime()
   const { created, updated, unchanged, skipped, deleted, failed } = run.counts
   const summary =
-    `Run ${run.id} of integration ${run.integrationId} ${run.status} in ${(durationMs / 1000).toFixed(1)} s: ` +
+    `Run ${run.id} of integration ${run.integrationId} ${run.status} ` +
+    `in ${(durationMs / 1000).toFixed(1)} s: ` +
     `created ${created}, updated ${updated}, unchanged ${unchanged}, skipped ${skipped}, ` +
     `deleted ${deleted}, failed ${failed}; ${run.pages} pages, ${run.hubspotCalls} HubSpot calls, ` +
     `${run.rateLimitWaits} rate-limit waits`

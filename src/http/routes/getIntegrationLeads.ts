@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { getIntegration } from '../../db/integrations.js'
 import { listLeads } from '../../db/leads.js'
 import { adminAuth } from '../plugins/adminAuth.js'
-import { idParams, type IdParams } from '../schemas/params.js'
+import { idParams, maxIdValue, type IdParams } from '../schemas/params.js'
 
 interface Query {
   limit: number
@@ -20,7 +20,7 @@ export const getIntegrationLeads: FastifyPluginAsync = async (app) => {
     type: 'object',
     properties: {
       limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-      after: { type: 'integer', minimum: 0 },
+      after: { type: 'integer', minimum: 0, maximum: maxIdValue },
     },
     additionalProperties: false,
   }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { findRun } from '../../db/syncRuns.js'
 import { errors } from '../../errors.js'
 import { adminAuth } from '../plugins/adminAuth.js'
+import { maxIdValue } from '../schemas/params.js'
 
 interface Params {
   runId: number
@@ -13,7 +14,7 @@ export const getSyncRun: FastifyPluginAsync = async (app) => {
   await app.register(adminAuth)
   const params = {
     type: 'object',
-    properties: { runId: { type: 'integer', minimum: 1 } },
+    properties: { runId: { type: 'integer', minimum: 1, maximum: maxIdValue } },
     required: ['runId'],
   }
   app.get<{ Params: Params }>('/sync-runs/:runId', { schema: { params } }, async (request) => {

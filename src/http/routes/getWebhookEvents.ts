@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { listWebhookEvents, type WebhookEventRow, type WebhookEventStatus } from '../../db/webhookEvents.js'
 import { errors } from '../../errors.js'
 import { adminAuth } from '../plugins/adminAuth.js'
+import { maxIdValue } from '../schemas/params.js'
 
 const statuses: WebhookEventStatus[] = ['pending', 'done', 'failed', 'ignored']
 
@@ -28,7 +29,7 @@ export const getWebhookEvents: FastifyPluginAsync = async (app) => {
           properties: {
             status: { type: 'string', pattern: '^[a-z]+(,[a-z]+)*$' },
             limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-            before: { type: 'integer', minimum: 1 },
+            before: { type: 'integer', minimum: 1, maximum: maxIdValue },
           },
           additionalProperties: false,
         },

@@ -5,6 +5,7 @@ import type { RunKind } from '../../db/syncRuns.js'
 import { errors } from '../../errors.js'
 import { adminAuth } from '../plugins/adminAuth.js'
 import { requireService } from '../requireService.js'
+import { maxIdValue } from '../schemas/params.js'
 
 interface Params {
   integrationId: number
@@ -25,7 +26,7 @@ export const postSync: FastifyPluginAsync = async (app) => {
   const schema = {
     params: {
       type: 'object',
-      properties: { integrationId: { type: 'integer', minimum: 1 } },
+      properties: { integrationId: { type: 'integer', minimum: 1, maximum: maxIdValue } },
       required: ['integrationId'],
     },
     querystring: {

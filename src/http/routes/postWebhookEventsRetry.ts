@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify'
 
 import { requeueFailedWebhookEvents } from '../../db/webhookEvents.js'
 import { adminAuth } from '../plugins/adminAuth.js'
+import { maxIdValue } from '../schemas/params.js'
 
 interface Body {
   ids?: number[]
@@ -21,7 +22,7 @@ export const postWebhookEventsRetry: FastifyPluginAsync = async (app) => {
         body: {
           type: ['object', 'null'],
           properties: {
-            ids: { type: 'array', items: { type: 'integer', minimum: 1 }, maxItems: 10_000 },
+            ids: { type: 'array', items: { type: 'integer', minimum: 1, maximum: maxIdValue }, maxItems: 10_000 },
           },
           additionalProperties: false,
         },
