@@ -81,7 +81,7 @@ export async function startServiceProcess(env: Record<string, string>, logPath: 
   if (!existsSync(cliPath)) throw new Error(`${cliPath} not found: run npm run build first`)
   const port = await findFreePort()
   const apiToken = `scale-bench-${process.pid}-0123456789`
-  const child = spawn(process.execPath, [cliPath, 'serve'], {
+  const child = spawn(process.execPath, [...serviceNodeFlags(), cliPath, 'serve'], {
     env: { PATH: process.env.PATH ?? '', ...env, HOST: '127.0.0.1', PORT: String(port), API_TOKEN: apiToken },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -97,6 +97,22 @@ export async function startServiceProcess(env: Record<string, string>, logPath: 
     await once(child, 'exit')
   }
   return { child, url, apiToken, stop }
+}
+
+/**
+ * Node.js flags for the service process: BENCH_NODE_FLAGS when set (e.g. to compare V8
+ * settings; an empty value runs plain `node`), otherwise the flags of the start script.
+ */
+function serviceNodeFlags(): string[] {
+  const flags = process.env.BENCH_NODE_FLAGS ?? startScriptFlags()
+  return flags.split(/\s+/).filter((flag) => flag.length > 0)
+}
+
+/** Reads the `--` options of `npm start` from package.json, e.g. its V8 heap limits. */
+function startScriptFlags(): string {
+  const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  const words: string[] = String(packageJson.scripts.start).split(/\s+/)
+  return words.filter((word) => word.startsWith('--')).join(' ')
 }
 
 async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
