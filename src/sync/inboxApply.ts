@@ -3,7 +3,14 @@ import type { Integration } from '../db/integrations.js'
 import type { HubSpotClients } from '../hubspot/client.js'
 import { refreshContacts, type RefreshResult } from './contactRefresh.js'
 import type { PortalPlan } from './inboxPlan.js'
-import { deleteContacts, purgeContacts, restoreContacts, type LifecycleTarget } from './lifecycle.js'
+import {
+  deleteContacts,
+  purgeContacts,
+  recordRestoreTimes,
+  restoreContacts,
+  type ContactAt,
+  type LifecycleTarget,
+} from './lifecycle.js'
 
 export interface AppliedPlan {
   purged: number
@@ -16,6 +23,7 @@ export interface AppliedPlan {
  * Applies one integration's coalesced events: privacy deletions first (nothing later may
  * bring the person back), then deletions and restores, then one batch read of every
  * contact that was created, changed, restored or merged, imported with origin `webhook`.
+ * Last, the restore times are recorded, so a deletion delivered late stays stale.
  * Each step is idempotent, so a retry after a failure part-way repeats nothing visible.
  */
 export async function applyPortalPlan(
@@ -40,13 +48,10 @@ export async function applyPortalPlan(
       .filter((contact) => contact.deleteAt !== null)
       .map((contact) => ({ contactId: contact.contactId, at: contact.deleteAt as Date })),
   )
-  const restored = await restoreContacts(
-    sql,
-    target,
-    live
-      .filter((contact) => contact.restoreAt !== null)
-      .map((contact) => ({ contactId: contact.contactId, at: contact.restoreAt as Date })),
-  )
+  const restores: ContactAt[] = live
+    .filter((contact) => contact.restoreAt !== null)
+    .map((contact) => ({ contactId: contact.contactId, at: contact.restoreAt as Date }))
+  const restored = await restoreContacts(sql, target, restores)
 
   const purgedIds = new Set(purging.map((contact) => contact.contactId))
   const toRead = [
@@ -62,5 +67,6 @@ export async function applyPortalPlan(
     contactIds: toRead,
     merges: plan.merges,
   })
+  await recordRestoreTimes(sql, target, restores)
   return { purged, deleted, restored, refresh }
 }

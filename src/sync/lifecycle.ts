@@ -77,6 +77,37 @@ async function deletionTimes(tx: Sql, integrationId: number, items: ContactAt[])
 }
 
 /**
+ * Raises `hubspot_updated_at` of live leads to the time their contact was restored, so a
+ * deletion from before the restore that is delivered after it is stale (`softDeleteLeads`
+ * skips leads HubSpot modified after the deletion). Without it a restore of an unchanged
+ * contact leaves no trace, because the import writes nothing for unchanged content. Call it
+ * after the restored contacts were read, so the read is never judged against this time.
+ * Returns the number of leads stamped.
+ */
+export async function recordRestoreTimes(sql: Sql, target: LifecycleTarget, items: ContactAt[]): Promise<number> {
+  if (items.length === 0) return 0
+  const recordset = items.map((item) => ({ contact_id: item.contactId, at: item.at.toISOString() }))
+  try {
+    const rows = await sql`
+      update leads
+      set hubspot_updated_at = x.at,
+          updated_at = now()
+      from jsonb_to_recordset(${recordset as never}::jsonb) as x (contact_id bigint, at timestamptz)
+      where leads.integration_id = ${target.integration.id}
+        and leads.hubspot_contact_id = x.contact_id
+        and leads.deleted_at is null
+        and leads.purged_at is null
+        and leads.merged_into_contact_id is null
+        and (leads.hubspot_updated_at is null or leads.hubspot_updated_at < x.at)
+      returning leads.id
+    `
+    return rows.length
+  } catch (error) {
+    throw mapDatabaseError(error, 'recordRestoreTimes')
+  }
+}
+
+/**
  * Erases the personal data of privacy-deleted contacts, keeping a tombstone, and queues
  * leads.purged (ids only) for every lead that existed. A later deletion or import never
  * undoes it. Returns the number of existing leads purged.

@@ -99,3 +99,24 @@ t.test('drift check repairs missing, deleted and restored contacts', async (t) =
   t.same(clean.details.missingLocally, 0, 'second check finds no drift')
   t.same(clean.details.missingInHubspot, 0)
 })
+
+t.test('drift check alone retires contacts merged into a new record', async (t) => {
+  const [primaryId, absorbedId] = [seeded[6], seeded[7]]
+  const survivorId = Number(sim.contacts.merge(primaryId, absorbedId).id)
+
+  const finished = await run('drift')
+  t.equal(finished.status, 'succeeded', finished.error ?? 'run succeeded')
+  t.same(finished.details.missingLocally, 1, 'the new survivor has no lead')
+  t.same(finished.details.missingInHubspot, 2, 'both merged ids are gone from the list')
+  for (const id of [primaryId, absorbedId]) {
+    t.equal((await lead(sql, integration.id, id))?.mergedIntoContactId, survivorId, `${id} points at the survivor`)
+  }
+  t.equal((await lead(sql, integration.id, survivorId))?.deletedAt, null, 'survivor lead is live')
+  t.same(await liveContactIds(), sim.contacts.all().filter((c) => !c.archived).map((c) => Number(c.id)))
+
+  const subjects = await sql<{ subject: string }[]>`
+    select subject from outbox
+    where (payload -> 'data' ->> 'hubspotContactId')::bigint = ${survivorId}
+  `
+  t.same(subjects.map((row) => row.subject), ['leads.merged'], 'one leads.merged and no leads.imported')
+})

@@ -1,7 +1,7 @@
 import t from 'tap'
 
 import { importContacts } from '../../src/sync/import.js'
-import { deleteContacts, purgeContacts, restoreContacts } from '../../src/sync/lifecycle.js'
+import { deleteContacts, purgeContacts, recordRestoreTimes, restoreContacts } from '../../src/sync/lifecycle.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { createIntegration, hubspotContact, lead, outboxEvents, outboxSubjects } from '../webhooks/fixtures/leads.js'
 
@@ -49,6 +49,23 @@ t.test('restore revives a deleted lead and each cycle is announced', async (t) =
   const restored = await outboxEvents(sql, 'leads.restored')
   const ids = restored.filter((row) => row.payload.data.integrationId === integration.id).map((row) => row.payload.id)
   t.equal(new Set(ids).size, 2, 'two restores, two distinct event ids')
+})
+
+t.test('recorded restore makes an older deletion stale', async (t) => {
+  const integration = await integrationWithLead(17)
+  const target = { integration, origin: 'webhook' as const }
+  const on = (iso: string) => [{ contactId: 17, at: at(iso) }]
+  t.equal(await restoreContacts(sql, target, on('2024-03-03T00:00:00Z')), 0, 'nothing to revive')
+  t.equal(await recordRestoreTimes(sql, target, on('2024-03-03T00:00:00Z')), 1, 'restore time recorded')
+  t.equal(await recordRestoreTimes(sql, target, on('2024-03-02T00:00:00Z')), 0, 'never moves back')
+  const stamped = await lead(sql, integration.id, 17)
+  t.same(stamped?.hubspotUpdatedAt, at('2024-03-03T00:00:00Z'), 'hubspot_updated_at is the restore time')
+
+  t.equal(await deleteContacts(sql, target, on('2024-03-02T12:00:00Z')), 0, 'deleted before the restore')
+  t.equal((await lead(sql, integration.id, 17))?.deletedAt, null, 'still live')
+  t.equal(await deleteContacts(sql, target, on('2024-03-04T00:00:00Z')), 1, 'deleted after the restore')
+  t.equal(await recordRestoreTimes(sql, target, on('2024-03-05T00:00:00Z')), 0, 'deleted leads are left alone')
+  t.same(await outboxSubjects(sql, integration.id), ['leads.imported', 'leads.deleted'])
 })
 
 t.test('purge erases personal data and keeps a tombstone', async (t) => {

@@ -19,7 +19,7 @@ import {
 
 const portalId = 62515
 
-async function setup(t: Tap.Test, config = webhookConfig()) {
+async function setup(t: { teardown(fn: () => unknown): void }, config = webhookConfig()) {
   const db = await createTestDatabase(t)
   await insertIntegration(db.sql, randomBytes(32), {
     portalId,
