@@ -42,6 +42,13 @@ export const rateLimitWaitSeconds = new Counter({
   registers: [registry],
 })
 
+export const rateLimitWaits = new Counter({
+  name: 'hubspot_sync_rate_limit_waits_total',
+  help: 'Calls that waited for a HubSpot rate-limit budget before being sent, by bucket',
+  labelNames: ['bucket'] as const,
+  registers: [registry],
+})
+
 export const webhookRequests = new Counter({
   name: 'hubspot_sync_webhook_requests_total',
   help: 'Webhook deliveries, by outcome (accepted, invalid_signature, invalid_body, too_large, unavailable)',

@@ -36,12 +36,21 @@ async function chooseAssignee(
     case 'team':
       return { userId: null, teamId: config.teamId, ownerMatched: null, position: null }
     case 'hubspot_owner': {
-      const mapped = lead.hubspotOwnerId === null ? undefined : config.ownerMap[lead.hubspotOwnerId]
+      const mapped = findMappedUser(config.ownerMap, lead.hubspotOwnerId)
       // decideActions skips the action when neither a mapping nor a fallback exists.
       const userId = mapped ?? (config.fallbackUserId as number)
-      return { userId, teamId: null, ownerMatched: mapped !== undefined, position: null }
+      return { userId, teamId: null, ownerMatched: mapped !== null, position: null }
     }
   }
+}
+
+/**
+ * Returns the user mapped from a HubSpot owner id, or null. HubSpot sends the owner id as
+ * free text, so only the map's own keys count, never a name like `constructor`.
+ */
+export function findMappedUser(ownerMap: Record<string, number>, ownerId: string | null): number | null {
+  if (ownerId === null || !Object.hasOwn(ownerMap, ownerId)) return null
+  return ownerMap[ownerId]
 }
 
 /**

@@ -1,5 +1,7 @@
 import { z } from 'zod'
 
+import { mappedFieldNames, type MappedFieldName } from '../db/leads.js'
+
 /**
  * A strict object whose unknown-key issue lists the keys allowed there, so a misspelt
  * setting is reported with the spelling expected.
@@ -15,18 +17,9 @@ export function strictWithHint<Shape extends z.ZodRawShape>(shape: Shape, typeMe
 }
 
 /** Lead fields a condition can name, as the lead events spell them. */
-export const conditionFields = [
-  'email',
-  'firstName',
-  'lastName',
-  'phone',
-  'company',
-  'jobTitle',
-  'lifecycleStage',
-  'hubspotOwnerId',
-] as const
+export const conditionFields = mappedFieldNames
 
-export type ConditionField = (typeof conditionFields)[number]
+export type ConditionField = MappedFieldName
 
 const propertyFieldPattern = /^properties\.[A-Za-z0-9_]{1,100}$/
 const fieldMessage =
@@ -96,9 +89,16 @@ export interface ConditionSubject {
   properties: Record<string, string | null>
 }
 
+const propertyPrefix = 'properties.'
+
 function fieldValue(subject: ConditionSubject, field: string): string | null {
-  if (field.startsWith('properties.')) return subject.properties[field.slice(11)] ?? null
-  return subject.fields[field as ConditionField] ?? null
+  if (!field.startsWith(propertyPrefix)) return subject.fields[field as ConditionField] ?? null
+
+  // Only the lead's own keys count, so `properties.constructor` or `properties.toString`
+  // never reach the methods that every object inherits.
+  const name = field.slice(propertyPrefix.length)
+  const value = Object.hasOwn(subject.properties, name) ? subject.properties[name] : null
+  return typeof value === 'string' ? value : null
 }
 
 /** Tells whether the lead matches; an action with no condition matches every lead. */

@@ -1,6 +1,8 @@
 import type { LeadForActions } from '../db/leadActions.js'
+import { pickMappedFields } from '../db/leads.js'
 import type { FieldIssue } from '../errors.js'
 import type { ActionTrigger } from '../events/actionEvents.js'
+import { findMappedUser } from './assign.js'
 import {
   actionNames,
   actionSchemas,
@@ -83,8 +85,7 @@ function decideAction(
 /** A `hubspot_owner` assignment needs a mapped owner or a fallback user. */
 function hasOwnerAssignee(config: ActionConfig, lead: LeadForActions): boolean {
   if (!('strategy' in config) || config.strategy !== 'hubspot_owner' || !config.enabled) return true
-  const mapped = lead.hubspotOwnerId === null ? undefined : config.ownerMap[lead.hubspotOwnerId]
-  return mapped !== undefined || config.fallbackUserId !== undefined
+  return findMappedUser(config.ownerMap, lead.hubspotOwnerId) !== null || config.fallbackUserId !== undefined
 }
 
 function retiredReason(lead: LeadForActions): SkipReason | null {
@@ -96,16 +97,7 @@ function retiredReason(lead: LeadForActions): SkipReason | null {
 
 function conditionSubject(lead: LeadForActions): ConditionSubject {
   return {
-    fields: {
-      email: lead.email,
-      firstName: lead.firstName,
-      lastName: lead.lastName,
-      phone: lead.phone,
-      company: lead.company,
-      jobTitle: lead.jobTitle,
-      lifecycleStage: lead.lifecycleStage,
-      hubspotOwnerId: lead.hubspotOwnerId,
-    },
+    fields: pickMappedFields(lead),
     properties: lead.properties ?? {},
   }
 }

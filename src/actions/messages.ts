@@ -170,7 +170,13 @@ function isDatabaseDown(error: unknown): boolean {
   return isAppError(error, ErrorCode.DATABASE_UNAVAILABLE) || isConnectionError(error)
 }
 
+/** Builds a dead letter's reason from the error code and message and the message of its cause. */
 function errorReason(error: unknown): string {
-  if (isAppError(error)) return `${error.code}: ${error.message}`
+  const text = isAppError(error) ? `${error.code}: ${error.message}` : messageOf(error)
+  const cause = error instanceof Error ? error.cause : undefined
+  return cause === undefined ? text : `${text} (cause: ${messageOf(cause)})`
+}
+
+function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }

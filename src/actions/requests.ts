@@ -1,4 +1,5 @@
 import type { LeadForActions } from '../db/leadActions.js'
+import { mappedLeadData } from '../events/schemaParts.js'
 import {
   buildActionEvent,
   type ActionEventBase,
@@ -25,17 +26,7 @@ export function actionEventBase(lead: LeadForActions, trigger: ActionTrigger): A
     portalId: lead.portalId,
     hubspotContactId: lead.hubspotContactId,
     trigger,
-    lead: {
-      email: lead.email,
-      firstName: lead.firstName,
-      lastName: lead.lastName,
-      phone: lead.phone,
-      company: lead.company,
-      jobTitle: lead.jobTitle,
-      lifecycleStage: lead.lifecycleStage,
-      hubspotOwnerId: lead.hubspotOwnerId,
-      hubspotCreatedAt: lead.hubspotCreatedAt?.toISOString() ?? null,
-    },
+    lead: mappedLeadData(lead),
   }
 }
 

@@ -1,4 +1,4 @@
-import { mapDatabaseError, type Sql, type TransactionSql } from '../db/connection.js'
+import { isConnectionError, mapDatabaseError, type Sql, type TransactionSql } from '../db/connection.js'
 import { findIntegration } from '../db/integrations.js'
 import { insertLeadActions, lockLeadForActions, type LeadForActions } from '../db/leadActions.js'
 import { insertOutboxEvents } from '../db/outbox.js'
@@ -48,7 +48,7 @@ export async function runLeadActions(
   try {
     outcome = await sql.begin((tx) => runInTransaction(tx, leadId, options))
   } catch (error) {
-    if (isAppError(error)) throw error
+    if (isAppError(error) || !isDatabaseFailure(error)) throw error
     throw mapDatabaseError(error, 'runLeadActions')
   }
   for (const result of outcome.results) {
@@ -87,6 +87,14 @@ async function runInTransaction(
 
   const results = planned.map((entry) => toResult(entry, written.has(entry.action)))
   return { leadId: lead.id, integrationId: lead.integrationId, results }
+}
+
+/**
+ * Tells whether an error came from PostgreSQL or a lost connection. Any other error is a
+ * fault in this code and is rethrown unchanged, so the dead letter keeps its message.
+ */
+function isDatabaseFailure(error: unknown): boolean {
+  return isConnectionError(error) || (error instanceof Error && error.name === 'PostgresError')
 }
 
 async function currentSettings(tx: TransactionSql, lead: LeadForActions): Promise<unknown> {

@@ -1,8 +1,9 @@
-import { open } from '../crypto.js'
+import type { Fragment } from 'postgres'
+
 import { errors } from '../errors.js'
 import type { Queryable } from './connection.js'
 import {
-  credentialsAssociatedData,
+  openCredentials,
   type AuthType,
   type Credentials,
   type IntegrationRow,
@@ -29,13 +30,7 @@ export async function findStoredCredentials(
   key: Buffer,
   integrationId: number,
 ): Promise<StoredCredentials> {
-  const [row] = await sql<CredentialsRow[]>`
-    select auth_type, status, status_reason, credentials, portal_id, access_token_expires_at
-    from integrations
-    where id = ${integrationId}
-  `
-  if (!row) throw errors.notFound('Integration', integrationId)
-  return toStoredCredentials(key, row)
+  return selectStoredCredentials(sql, key, integrationId, sql``)
 }
 
 /**
@@ -47,22 +42,28 @@ export async function lockStoredCredentials(
   key: Buffer,
   integrationId: number,
 ): Promise<StoredCredentials> {
+  return selectStoredCredentials(sql, key, integrationId, sql`for update`)
+}
+
+async function selectStoredCredentials(
+  sql: Queryable,
+  key: Buffer,
+  integrationId: number,
+  lockClause: Fragment,
+): Promise<StoredCredentials> {
   const [row] = await sql<CredentialsRow[]>`
     select auth_type, status, status_reason, credentials, portal_id, access_token_expires_at
     from integrations
     where id = ${integrationId}
-    for update
+    ${lockClause}
   `
   if (!row) throw errors.notFound('Integration', integrationId)
-  return toStoredCredentials(key, row)
-}
 
-function toStoredCredentials(key: Buffer, row: CredentialsRow): StoredCredentials {
   return {
     authType: row.auth_type,
     status: row.status,
     statusReason: row.status_reason,
-    credentials: open<Credentials>(key, row.credentials, credentialsAssociatedData(row.portal_id)),
+    credentials: openCredentials(key, row),
     accessTokenExpiresAt: row.access_token_expires_at,
   }
 }

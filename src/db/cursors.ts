@@ -1,3 +1,5 @@
+import type { Fragment } from 'postgres'
+
 import type { Queryable } from './connection.js'
 
 /** The only cursor type so far: the contacts poll of an integration. */
@@ -59,6 +61,18 @@ export function toSyncCursor(row: SyncCursorRow): SyncCursor {
   }
 }
 
+/** Builds the `where` condition that selects one cursor of an integration. */
+function cursorCondition(
+  sql: Queryable,
+  integrationId: number,
+  cursorType = contactsCursor,
+): Fragment {
+  return sql`
+    integration_id = ${integrationId}
+    and cursor_type = ${cursorType}
+  `
+}
+
 export async function findCursor(
   sql: Queryable,
   integrationId: number,
@@ -66,8 +80,7 @@ export async function findCursor(
 ): Promise<SyncCursor | null> {
   const [row] = await sql<SyncCursorRow[]>`
     select * from sync_cursors
-    where integration_id = ${integrationId}
-      and cursor_type = ${cursorType}
+    where ${cursorCondition(sql, integrationId, cursorType)}
   `
   return row ? toSyncCursor(row) : null
 }
@@ -97,27 +110,29 @@ export async function markBackfillStarted(
     update sync_cursors
     set backfill_started_at = coalesce(backfill_started_at, ${startedAt}),
         updated_at = now()
-    where integration_id = ${integrationId}
-      and cursor_type = ${contactsCursor}
+    where ${cursorCondition(sql, integrationId)}
     returning backfill_started_at
   `
   return row.backfill_started_at
 }
 
-/** Saves the list `after` to resume the backfill from, with the page that reached it. */
-export async function saveBackfillPage(
+/**
+ * Saves where the contacts run resumes and adds the page's contacts to `records_synced`.
+ * The resume point is the list `after` during the backfill, and the last hs_object_id read
+ * in the window in progress after it.
+ */
+export async function savePageProgress(
   sql: Queryable,
   integrationId: number,
-  after: string,
+  cursorValue: string,
   contactsRead: number,
 ): Promise<void> {
   await sql`
     update sync_cursors
-    set cursor_value = ${after},
+    set cursor_value = ${cursorValue},
         records_synced = records_synced + ${contactsRead},
         updated_at = now()
-    where integration_id = ${integrationId}
-      and cursor_type = ${contactsCursor}
+    where ${cursorCondition(sql, integrationId)}
   `
 }
 
@@ -137,8 +152,7 @@ export async function completeBackfill(
         window_end = null,
         records_synced = records_synced + ${contactsRead},
         updated_at = now()
-    where integration_id = ${integrationId}
-      and cursor_type = ${contactsCursor}
+    where ${cursorCondition(sql, integrationId)}
   `
 }
 
@@ -155,25 +169,7 @@ export async function openWindow(
         window_end = ${windowEnd},
         cursor_value = null,
         updated_at = now()
-    where integration_id = ${integrationId}
-      and cursor_type = ${contactsCursor}
-  `
-}
-
-/** Saves the last hs_object_id read in the window in progress, with the page that read it. */
-export async function saveWindowPage(
-  sql: Queryable,
-  integrationId: number,
-  lastContactId: string,
-  contactsRead: number,
-): Promise<void> {
-  await sql`
-    update sync_cursors
-    set cursor_value = ${lastContactId},
-        records_synced = records_synced + ${contactsRead},
-        updated_at = now()
-    where integration_id = ${integrationId}
-      and cursor_type = ${contactsCursor}
+    where ${cursorCondition(sql, integrationId)}
   `
 }
 
@@ -191,8 +187,7 @@ export async function closeWindow(
         cursor_value = null,
         records_synced = records_synced + ${contactsRead},
         updated_at = now()
-    where integration_id = ${integrationId}
-      and cursor_type = ${contactsCursor}
+    where ${cursorCondition(sql, integrationId)}
       and window_end is not null
   `
 }
@@ -208,7 +203,6 @@ export async function markCursorStatus(
     set status = ${status},
         last_error = ${lastError},
         updated_at = now()
-    where integration_id = ${integrationId}
-      and cursor_type = ${contactsCursor}
+    where ${cursorCondition(sql, integrationId)}
   `
 }

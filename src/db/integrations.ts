@@ -190,13 +190,21 @@ export async function updateIntegration(
   return toIntegration(row)
 }
 
-/** Opens the sealed credentials of one integration. Only the HubSpot client calls this. */
+/** Opens the sealed credentials of one integration row. */
+export function openCredentials(
+  key: Buffer,
+  row: Pick<IntegrationRow, 'credentials' | 'portal_id'>,
+): Credentials {
+  return open<Credentials>(key, row.credentials, credentialsAssociatedData(row.portal_id))
+}
+
+/** Reads and opens the sealed credentials of one integration. */
 export async function readCredentials(sql: Queryable, key: Buffer, id: number): Promise<Credentials> {
   const [row] = await sql<Pick<IntegrationRow, 'credentials' | 'portal_id'>[]>`
     select credentials, portal_id from integrations where id = ${id}
   `
   if (!row) throw errors.notFound('Integration', id)
-  return open<Credentials>(key, row.credentials, credentialsAssociatedData(row.portal_id))
+  return openCredentials(key, row)
 }
 
 export async function replaceCredentials(

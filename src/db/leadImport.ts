@@ -61,10 +61,11 @@ interface ImportStateRow {
 
 /**
  * Reads the leads of the given contacts and the merges that absorbed them, with one
- * statement and no row locks. Each id is looked up on its own through the unique index:
- * a LATERAL subquery with LIMIT cannot be turned into a join, so the plan does not depend
- * on the table's statistics. A plain `= any(ids)` filter did, and with statistics from a
- * nearly empty table PostgreSQL 15 read every lead of the integration instead.
+ * statement and no row locks. Each id is looked up on its own: a LATERAL subquery with
+ * LIMIT cannot be turned into a join. A plain `= any(ids)` filter could, and with
+ * statistics from a nearly empty table PostgreSQL 15 read every lead of the integration
+ * instead. Each lookup still uses the unique index only if the plan was made for the
+ * table's current size; `importContacts` forces custom plans for that reason.
  */
 export async function readImportStates(
   sql: Queryable,
@@ -133,11 +134,11 @@ function splitImportStates(rows: ImportStateRow[]): ImportStates {
  * merged leads are never written. Rows left untouched are absent from the result, so the
  * caller learns which writes happened even when another transaction got there first.
  * Only the id comes back, because every other written column is a value the caller sent.
+ * New leads keep a copy of the integration's actions, which decides their actions later.
  */
 export async function upsertLeads(
   sql: Queryable,
   integrationId: number,
-  importActions: Record<string, unknown>,
   rows: LeadUpsertRow[],
 ): Promise<UpsertedLeadRow[]> {
   if (rows.length === 0) return []
@@ -174,7 +175,9 @@ export async function upsertLeads(
       x.hubspot_created_at,
       x.hubspot_updated_at,
       x.content_hash,
-      ${importActions as never}::jsonb
+      -- The actions in force at this statement, not when the run loaded the integration,
+      -- so a change made during a long backfill applies to the leads created after it.
+      (select actions from integrations where id = ${integrationId})
     from jsonb_to_recordset(${rows as never}::jsonb) as x (
       hubspot_contact_id bigint,
       email text,
@@ -246,7 +249,7 @@ export async function markLeadsMerged(
     absorbed_id: mark.absorbedContactId,
     survivor_id: mark.survivorContactId,
   }))
-  // The lookup per absorbed id keeps the plan independent of statistics, as in readImportStates.
+  // One lookup per absorbed id, as in readImportStates.
   return sql<MarkedMergeRow[]>`
     update leads
     set merged_into_contact_id = marks.survivor_id,
@@ -277,7 +280,7 @@ export async function readLeadsByContacts(
   contactIds: number[],
 ): Promise<LeadRow[]> {
   if (contactIds.length === 0) return []
-  // The lookup per id keeps the plan independent of statistics, as in readImportStates.
+  // One lookup per id, as in readImportStates.
   return sql<LeadRow[]>`
     select found.*
     from unnest(${contactIds}::bigint[]) as c (contact_id)

@@ -1,3 +1,5 @@
+import type { Fragment } from 'postgres'
+
 import type { Queryable } from './connection.js'
 import { leadColumns, type LeadRow } from './leads.js'
 
@@ -7,8 +9,12 @@ export interface ContactAt {
   at: Date
 }
 
-function toRecordset(items: ContactAt[]) {
-  return items.map((item) => ({ contact_id: item.contactId, at: item.at.toISOString() }))
+/** Turns the items into a table `x (contact_id, at)` for a `from` clause. */
+function contactTimesTable(sql: Queryable, items: ContactAt[]): Fragment {
+  const rows = items.map((item) => ({ contact_id: item.contactId, at: item.at.toISOString() }))
+  return sql`
+    jsonb_to_recordset(${rows as never}::jsonb) as x (contact_id bigint, at timestamptz)
+  `
 }
 
 /**
@@ -21,20 +27,13 @@ export async function softDeleteLeads(
   integrationId: number,
   items: ContactAt[],
 ): Promise<LeadRow[]> {
-  if (items.length === 0) return []
-  return sql<LeadRow[]>`
-    update leads
-    set deleted_at = x.at,
-        updated_at = now()
-    from jsonb_to_recordset(${toRecordset(items) as never}::jsonb) as x (contact_id bigint, at timestamptz)
-    where leads.integration_id = ${integrationId}
-      and leads.hubspot_contact_id = x.contact_id
-      and leads.deleted_at is null
-      and leads.purged_at is null
-      and leads.merged_into_contact_id is null
+  return updateUnretiredLeads(sql, integrationId, items, {
+    set: sql`deleted_at = x.at`,
+    where: sql`
+      leads.deleted_at is null
       and (leads.hubspot_updated_at is null or leads.hubspot_updated_at <= x.at)
-    returning ${sql(leadColumns)}
-  `
+    `,
+  })
 }
 
 /**
@@ -46,18 +45,43 @@ export async function restoreLeads(
   integrationId: number,
   items: ContactAt[],
 ): Promise<LeadRow[]> {
+  return updateUnretiredLeads(sql, integrationId, items, {
+    set: sql`deleted_at = null`,
+    where: sql`
+      leads.deleted_at is not null
+      and leads.deleted_at <= x.at
+    `,
+  })
+}
+
+interface LeadChange {
+  /** The assignments, in which `x.at` is the HubSpot time of the contact's change. */
+  set: Fragment
+  /** Conditions beside the contact match, which may read `x.at` too. */
+  where: Fragment
+}
+
+/**
+ * Applies `change` to the leads of the items' contacts, leaving purged and merged leads
+ * alone. Returns the leads it changed.
+ */
+async function updateUnretiredLeads(
+  sql: Queryable,
+  integrationId: number,
+  items: ContactAt[],
+  change: LeadChange,
+): Promise<LeadRow[]> {
   if (items.length === 0) return []
   return sql<LeadRow[]>`
     update leads
-    set deleted_at = null,
+    set ${change.set},
         updated_at = now()
-    from jsonb_to_recordset(${toRecordset(items) as never}::jsonb) as x (contact_id bigint, at timestamptz)
+    from ${contactTimesTable(sql, items)}
     where leads.integration_id = ${integrationId}
       and leads.hubspot_contact_id = x.contact_id
-      and leads.deleted_at is not null
-      and leads.deleted_at <= x.at
       and leads.purged_at is null
       and leads.merged_into_contact_id is null
+      and ${change.where}
     returning ${sql(leadColumns)}
   `
 }
@@ -94,7 +118,7 @@ export async function purgeLeads(
       purged_at
     )
     select ${integrationId}::bigint, x.contact_id, ${purgedContentHash}, x.at, now()
-    from jsonb_to_recordset(${toRecordset(items) as never}::jsonb) as x (contact_id bigint, at timestamptz)
+    from ${contactTimesTable(sql, items)}
     order by x.contact_id
     on conflict (integration_id, hubspot_contact_id) do update set
       email = null,

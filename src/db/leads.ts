@@ -1,10 +1,28 @@
 import { errors } from '../errors.js'
 import type { Queryable } from './connection.js'
 
-export interface LeadRow {
-  id: number
-  integration_id: number
-  hubspot_contact_id: number
+/**
+ * Names of a lead's mapped fields: the typed columns the import maps from HubSpot contact
+ * properties. Lead events and action events carry these fields, and action conditions name them.
+ */
+export const mappedFieldNames = [
+  'email',
+  'firstName',
+  'lastName',
+  'phone',
+  'company',
+  'jobTitle',
+  'lifecycleStage',
+  'hubspotOwnerId',
+] as const
+
+export type MappedFieldName = (typeof mappedFieldNames)[number]
+
+/** A lead's mapped fields, null where the contact property is missing or empty. */
+export type LeadMappedFields = Record<MappedFieldName, string | null>
+
+/** The mapped fields as the `leads` columns store them. */
+export interface LeadMappedColumns {
   email: string | null
   first_name: string | null
   last_name: string | null
@@ -13,6 +31,12 @@ export interface LeadRow {
   job_title: string | null
   lifecycle_stage: string | null
   hubspot_owner_id: string | null
+}
+
+export interface LeadRow extends LeadMappedColumns {
+  id: number
+  integration_id: number
+  hubspot_contact_id: number
   properties: Record<string, string | null>
   hubspot_created_at: Date | null
   hubspot_updated_at: Date | null
@@ -29,18 +53,10 @@ export interface LeadRow {
 }
 
 /** A lead as services and routes see it. */
-export interface Lead {
+export interface Lead extends LeadMappedFields {
   id: number
   integrationId: number
   hubspotContactId: number
-  email: string | null
-  firstName: string | null
-  lastName: string | null
-  phone: string | null
-  company: string | null
-  jobTitle: string | null
-  lifecycleStage: string | null
-  hubspotOwnerId: string | null
   properties: Record<string, string | null>
   hubspotCreatedAt: Date | null
   hubspotUpdatedAt: Date | null
@@ -88,14 +104,7 @@ export function toLead(row: LeadRow): Lead {
     id: row.id,
     integrationId: row.integration_id,
     hubspotContactId: row.hubspot_contact_id,
-    email: row.email,
-    firstName: row.first_name,
-    lastName: row.last_name,
-    phone: row.phone,
-    company: row.company,
-    jobTitle: row.job_title,
-    lifecycleStage: row.lifecycle_stage,
-    hubspotOwnerId: row.hubspot_owner_id,
+    ...toMappedFields(row),
     properties: row.properties,
     hubspotCreatedAt: row.hubspot_created_at,
     hubspotUpdatedAt: row.hubspot_updated_at,
@@ -112,47 +121,8 @@ export function toLead(row: LeadRow): Lead {
   }
 }
 
-/** The columns a lead event carries, which the import's upsert returns. */
-export const leadEventColumns = [
-  'id',
-  'integration_id',
-  'hubspot_contact_id',
-  'email',
-  'first_name',
-  'last_name',
-  'phone',
-  'company',
-  'job_title',
-  'lifecycle_stage',
-  'hubspot_owner_id',
-  'hubspot_created_at',
-  'hubspot_updated_at',
-  'content_hash',
-] as const
-
-export type LeadEventRow = Pick<LeadRow, (typeof leadEventColumns)[number]>
-export type LeadEventFields = Pick<Lead, LeadEventKey>
-type LeadEventKey =
-  | 'id'
-  | 'integrationId'
-  | 'hubspotContactId'
-  | 'email'
-  | 'firstName'
-  | 'lastName'
-  | 'phone'
-  | 'company'
-  | 'jobTitle'
-  | 'lifecycleStage'
-  | 'hubspotOwnerId'
-  | 'hubspotCreatedAt'
-  | 'hubspotUpdatedAt'
-  | 'contentHash'
-
-export function toLeadEventFields(row: LeadEventRow): LeadEventFields {
+export function toMappedFields(row: LeadMappedColumns): LeadMappedFields {
   return {
-    id: row.id,
-    integrationId: row.integration_id,
-    hubspotContactId: row.hubspot_contact_id,
     email: row.email,
     firstName: row.first_name,
     lastName: row.last_name,
@@ -161,11 +131,26 @@ export function toLeadEventFields(row: LeadEventRow): LeadEventFields {
     jobTitle: row.job_title,
     lifecycleStage: row.lifecycle_stage,
     hubspotOwnerId: row.hubspot_owner_id,
-    hubspotCreatedAt: row.hubspot_created_at,
-    hubspotUpdatedAt: row.hubspot_updated_at,
-    contentHash: row.content_hash,
   }
 }
+
+/** Copies the mapped fields out of a lead, a mapped contact or anything else that has them. */
+export function pickMappedFields(source: LeadMappedFields): LeadMappedFields {
+  const entries = mappedFieldNames.map((name) => [name, source[name]])
+  return Object.fromEntries(entries) as LeadMappedFields
+}
+
+/** The lead fields a lead event carries; a whole `Lead` fits. */
+export type LeadEventFields = Pick<
+  Lead,
+  | MappedFieldName
+  | 'id'
+  | 'integrationId'
+  | 'hubspotContactId'
+  | 'hubspotCreatedAt'
+  | 'hubspotUpdatedAt'
+  | 'contentHash'
+>
 
 export async function findLead(sql: Queryable, id: number): Promise<Lead | null> {
   const [row] = await sql<LeadRow[]>`

@@ -4,23 +4,25 @@ export type RunKind = 'contacts' | 'archived' | 'drift'
 export type RunTrigger = 'schedule' | 'manual' | 'cli'
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'rate_limited' | 'interrupted'
 
-/** Lead outcomes of a run, as stored in the `sync_runs` count columns. */
-export interface RunCounts {
-  created: number
-  updated: number
-  unchanged: number
-  skipped: number
-  deleted: number
-  failed: number
-}
-
+/** Names of a run's lead outcome counts, which are also the `sync_runs` count columns. */
 export const countNames = ['created', 'updated', 'unchanged', 'skipped', 'deleted', 'failed'] as const
 
+export type CountName = (typeof countNames)[number]
+
+/** Lead outcomes of a run, as stored in the `sync_runs` count columns. */
+export type RunCounts = Record<CountName, number>
+
 export function emptyCounts(): RunCounts {
-  return { created: 0, updated: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0 }
+  return Object.fromEntries(countNames.map((name) => [name, 0])) as RunCounts
 }
 
-export interface SyncRunRow {
+/** Copies the counts out of a row or any other object that has them. */
+function pickCounts(source: RunCounts): RunCounts {
+  const entries = countNames.map((name) => [name, source[name]])
+  return Object.fromEntries(entries) as RunCounts
+}
+
+export interface SyncRunRow extends RunCounts {
   id: number
   integration_id: number
   kind: RunKind
@@ -33,12 +35,6 @@ export interface SyncRunRow {
   pages: number
   hubspot_calls: number
   rate_limit_waits: number
-  created: number
-  updated: number
-  unchanged: number
-  skipped: number
-  deleted: number
-  failed: number
   details: Record<string, unknown>
   error_code: string | null
   error: string | null
@@ -78,14 +74,7 @@ export function toSyncRun(row: SyncRunRow): SyncRun {
     pages: row.pages,
     hubspotCalls: row.hubspot_calls,
     rateLimitWaits: row.rate_limit_waits,
-    counts: {
-      created: row.created,
-      updated: row.updated,
-      unchanged: row.unchanged,
-      skipped: row.skipped,
-      deleted: row.deleted,
-      failed: row.failed,
-    },
+    counts: pickCounts(row),
     details: row.details,
     errorCode: row.error_code,
     error: row.error,

@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 
-import { jetstreamManager } from '@nats-io/jetstream'
-import { connect } from '@nats-io/transport-node'
-
 import { loadConfig, type Config } from '../config.js'
-import { prefixedStreamName, streams } from '../events/subjects.js'
+import { deletePrefixedStreams } from '../events/streamCleanup.js'
+import { findFreePort } from '../freePort.js'
 import { createLogger } from '../logger.js'
 import { startService, type ServiceHandles } from '../server.js'
 import { startSimulator, type Simulator } from '../simulator/server.js'
@@ -169,21 +166,10 @@ async function stopParts(parts: DemoParts, print: PrintLine): Promise<void> {
   await parts.service?.stop().catch((error: unknown) => print(`  service stop failed: ${String(error)}`))
   await parts.printer?.close().catch(() => {})
   await parts.sim?.close().catch(() => {})
-  if (parts.ownPrefix && parts.config) await deleteStreams(parts.config.NATS_URL, parts.ownPrefix).catch(() => {})
-  if (parts.dataDir) await rm(parts.dataDir, { recursive: true, force: true })
-}
-
-/** Deletes the JetStream streams of the prefix the demo made up, so no demo data stays in NATS. */
-async function deleteStreams(natsUrl: string, prefix: string): Promise<void> {
-  const connection = await connect({ servers: natsUrl })
-  try {
-    const manager = await jetstreamManager(connection)
-    for (const stream of streams) {
-      await manager.streams.delete(prefixedStreamName(prefix, stream.name)).catch(() => false)
-    }
-  } finally {
-    await connection.close()
+  if (parts.ownPrefix && parts.config) {
+    await deletePrefixedStreams(parts.config.NATS_URL, parts.ownPrefix).catch(() => {})
   }
+  if (parts.dataDir) await rm(parts.dataDir, { recursive: true, force: true })
 }
 
 function printSummary(summary: DemoSummary, print: PrintLine): void {
@@ -192,16 +178,4 @@ function printSummary(summary: DemoSummary, print: PrintLine): void {
     .map(([subject, count]) => `${subject} ${count}`)
   print(`Summary: first sync created ${summary.firstSyncCreated} leads, ${summary.changes} HubSpot changes streamed`)
   print(`Events received: ${events.length > 0 ? events.join(', ') : 'none'}`)
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }

@@ -2,43 +2,25 @@ import { z } from 'zod'
 
 import { buildEvent, portalSource, type CloudEvent } from './envelope.js'
 import { deterministicEventId } from './eventIds.js'
+import { isoTime, leadIdsShape, mappedLeadSchema, positiveId } from './schemaParts.js'
 import { Subject } from './subjects.js'
-
-const id = z.number().int().positive()
-const isoTime = z.iso.datetime()
 
 /** How the action came to run: the consumer of leads.imported, or a replay by an operator. */
 export const actionTriggers = ['import', 'replay'] as const
 export type ActionTrigger = (typeof actionTriggers)[number]
 
-/** The lead's mapped fields when the action ran, for services that own no copy of the lead. */
-export const actionLeadSchema = z.object({
-  email: z.string().nullable(),
-  firstName: z.string().nullable(),
-  lastName: z.string().nullable(),
-  phone: z.string().nullable(),
-  company: z.string().nullable(),
-  jobTitle: z.string().nullable(),
-  lifecycleStage: z.string().nullable(),
-  hubspotOwnerId: z.string().nullable(),
-  hubspotCreatedAt: isoTime.nullable(),
-})
-export type ActionLead = z.infer<typeof actionLeadSchema>
-
 const actionEventBaseSchema = z.object({
-  leadId: id,
-  integrationId: id,
-  portalId: id,
-  hubspotContactId: id,
+  ...leadIdsShape,
   trigger: z.enum(actionTriggers),
-  lead: actionLeadSchema,
+  /** The lead's mapped fields when the action ran, for services that own no copy of the lead. */
+  lead: mappedLeadSchema,
 })
 export type ActionEventBase = z.infer<typeof actionEventBaseSchema>
 
 /** `data` of leads.assigned: exactly one of `userId` and `teamId` is set. */
 export const leadAssignedDataSchema = actionEventBaseSchema.extend({
   strategy: z.enum(['round_robin', 'team', 'hubspot_owner']),
-  userId: id.nullable(),
+  userId: positiveId.nullable(),
   teamId: z.string().nullable(),
   /** For `hubspot_owner`: false when the fallback user was assigned. */
   ownerMatched: z.boolean().nullable(),

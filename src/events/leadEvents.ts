@@ -3,6 +3,13 @@ import { z } from 'zod'
 import type { LeadEventFields } from '../db/leads.js'
 import { buildEvent, portalSource, type CloudEvent } from './envelope.js'
 import { deterministicEventId } from './eventIds.js'
+import {
+  isoTime,
+  leadIdsShape,
+  mappedLeadData,
+  mappedLeadSchema,
+  positiveId,
+} from './schemaParts.js'
 import { Subject } from './subjects.js'
 
 /** Where the contact behind a lead event came from. */
@@ -10,24 +17,10 @@ export const leadOrigins = ['backfill', 'poll', 'manual', 'webhook'] as const
 export const leadOriginSchema = z.enum(leadOrigins)
 export type LeadOrigin = z.infer<typeof leadOriginSchema>
 
-const id = z.number().int().positive()
-const isoTime = z.iso.datetime()
-
 /** `data` of leads.imported, leads.updated and leads.restored: the lead's mapped fields. */
 export const leadEventDataSchema = z.object({
-  leadId: id,
-  integrationId: id,
-  portalId: id,
-  hubspotContactId: id,
-  email: z.string().nullable(),
-  firstName: z.string().nullable(),
-  lastName: z.string().nullable(),
-  phone: z.string().nullable(),
-  company: z.string().nullable(),
-  jobTitle: z.string().nullable(),
-  lifecycleStage: z.string().nullable(),
-  hubspotOwnerId: z.string().nullable(),
-  hubspotCreatedAt: isoTime.nullable(),
+  ...leadIdsShape,
+  ...mappedLeadSchema.shape,
   hubspotUpdatedAt: isoTime.nullable(),
   origin: leadOriginSchema,
 })
@@ -38,17 +31,14 @@ export type LeadDeletedData = z.infer<typeof leadDeletedDataSchema>
 
 /** `data` of leads.merged: the surviving lead plus the contacts and leads it absorbed. */
 export const leadMergedDataSchema = leadEventDataSchema.extend({
-  mergedContactIds: z.array(id),
-  mergedLeadIds: z.array(id),
+  mergedContactIds: z.array(positiveId),
+  mergedLeadIds: z.array(positiveId),
 })
 export type LeadMergedData = z.infer<typeof leadMergedDataSchema>
 
 /** `data` of leads.purged: ids only, because the event announces an erasure of personal data. */
 export const leadPurgedDataSchema = z.strictObject({
-  leadId: id,
-  integrationId: id,
-  portalId: id,
-  hubspotContactId: id,
+  ...leadIdsShape,
   purgedAt: isoTime,
   origin: leadOriginSchema,
 })
@@ -80,15 +70,7 @@ export function leadEventData(lead: LeadEventLead, context: LeadEventContext): L
     integrationId: lead.integrationId,
     portalId: context.portalId,
     hubspotContactId: lead.hubspotContactId,
-    email: lead.email,
-    firstName: lead.firstName,
-    lastName: lead.lastName,
-    phone: lead.phone,
-    company: lead.company,
-    jobTitle: lead.jobTitle,
-    lifecycleStage: lead.lifecycleStage,
-    hubspotOwnerId: lead.hubspotOwnerId,
-    hubspotCreatedAt: lead.hubspotCreatedAt?.toISOString() ?? null,
+    ...mappedLeadData(lead),
     hubspotUpdatedAt: lead.hubspotUpdatedAt?.toISOString() ?? null,
     origin: context.origin,
   }

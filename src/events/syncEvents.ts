@@ -1,31 +1,25 @@
 import { z } from 'zod'
 
 import type { Integration } from '../db/integrations.js'
-import type { SyncRun } from '../db/syncRuns.js'
+import { countNames, type CountName, type SyncRun } from '../db/syncRuns.js'
 import { buildEvent, portalSource, type CloudEvent } from './envelope.js'
 import { deterministicEventId } from './eventIds.js'
+import { isoTime, positiveId } from './schemaParts.js'
 import { Subject } from './subjects.js'
 
-const id = z.number().int().positive()
 const count = z.number().int().min(0)
-const isoTime = z.iso.datetime()
 
-const runCountsSchema = z.object({
-  created: count,
-  updated: count,
-  unchanged: count,
-  skipped: count,
-  deleted: count,
-  failed: count,
-})
+const runCountsSchema = z.object(
+  Object.fromEntries(countNames.map((name) => [name, count])) as Record<CountName, typeof count>,
+)
 
 /** The time range a contacts run read through search; null when it read no window. */
 const windowSchema = z.object({ start: isoTime, end: isoTime }).nullable()
 
 const runEventBase = z.object({
-  runId: id,
-  integrationId: id,
-  portalId: id,
+  runId: positiveId,
+  integrationId: positiveId,
+  portalId: positiveId,
   kind: z.enum(['contacts', 'archived', 'drift']),
   trigger: z.enum(['schedule', 'manual', 'cli']),
   counts: runCountsSchema,

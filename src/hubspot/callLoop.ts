@@ -2,7 +2,7 @@ import type { Client } from '@hubspot/api-client'
 
 import type { Integration } from '../db/integrations.js'
 import type { Logger } from '../logger.js'
-import { hubspotCalls, hubspotRateLimited, rateLimitWaitSeconds } from '../metrics.js'
+import { hubspotCalls, hubspotRateLimited, rateLimitWaits, rateLimitWaitSeconds } from '../metrics.js'
 import type { ContactsApiStats } from './client.js'
 import type { Clock } from './clock.js'
 import { hubspotErrors, type CallContext } from './hubspotErrors.js'
@@ -88,6 +88,7 @@ async function waitForBudget(deps: CallLoopDeps, budget: BudgetName): Promise<Bu
 
   deps.stats.rateLimitWaits++
   deps.stats.waitedMs += permit.waitedMs
+  rateLimitWaits.inc({ bucket: budget })
   rateLimitWaitSeconds.inc({ bucket: budget }, permit.waitedMs / 1000)
   return permit
 }

@@ -1,5 +1,5 @@
 import type { TransactionSql } from '../db/connection.js'
-import { completeBackfill, markBackfillStarted, saveBackfillPage, type SyncCursor } from '../db/cursors.js'
+import { completeBackfill, markBackfillStarted, savePageProgress, type SyncCursor } from '../db/cursors.js'
 import type { ContactPage } from '../hubspot/types.js'
 import { ListPageReader, OrderedImports } from './backfillPipeline.js'
 import { importContacts, type ImportResult } from './import.js'
@@ -63,7 +63,7 @@ async function importBackfillPage(
     // The resume point may only move past pages that are committed.
     await afterPrevious()
     if (page.nextAfter === null) await completeBackfill(tx, integrationId, lastSyncAt, read)
-    else await saveBackfillPage(tx, integrationId, page.nextAfter, read)
+    else await savePageProgress(tx, integrationId, page.nextAfter, read)
   }
 
   ctx.addCounts({ failed: page.invalid.length })

@@ -1,18 +1,11 @@
 import { createHash } from 'node:crypto'
 
+import type { LeadMappedFields } from '../db/leads.js'
 import type { HubSpotContact } from '../hubspot/types.js'
 
 /** A contact checked and cleaned for the leads table: typed columns, raw properties, hash. */
-export interface MappedContact {
+export interface MappedContact extends LeadMappedFields {
   contactId: number
-  email: string | null
-  firstName: string | null
-  lastName: string | null
-  phone: string | null
-  company: string | null
-  jobTitle: string | null
-  lifecycleStage: string | null
-  hubspotOwnerId: string | null
   properties: Record<string, string | null>
   hubspotCreatedAt: Date | null
   hubspotUpdatedAt: Date
@@ -150,7 +143,7 @@ function cleanText(value: string): { text: string; removed: number } {
   return { text, removed }
 }
 
-function mapColumns(properties: Record<string, string | null>) {
+function mapColumns(properties: Record<string, string | null>): LeadMappedFields {
   return {
     email: present(properties.email),
     firstName: present(properties.firstname),

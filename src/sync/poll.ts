@@ -5,7 +5,7 @@ import {
   findCursor,
   markCursorStatus,
   openWindow,
-  saveWindowPage,
+  savePageProgress,
   type SyncCursor,
 } from '../db/cursors.js'
 import type { SearchRequest } from '../hubspot/client.js'
@@ -171,7 +171,7 @@ async function importWindowPage(ctx: RunContext, selection: WindowPageSelection)
   const read = selection.contacts.length
   const saveCursor = async (tx: TransactionSql) => {
     if (selection.isLastPage) await closeWindow(tx, integrationId, read)
-    else await saveWindowPage(tx, integrationId, selection.lastContactId, read)
+    else await savePageProgress(tx, integrationId, selection.lastContactId, read)
   }
 
   ctx.addCounts({ failed: selection.invalid })

@@ -3,6 +3,8 @@ import t from 'tap'
 import { matchesCondition, type ConditionSubject } from '../../src/actions/conditions.js'
 import { actionsConfigIssues, parseActionsConfig } from '../../src/actions/config.js'
 import { ErrorCode, isAppError } from '../../src/errors.js'
+import { defaultTestActions } from '../events/support.js'
+import { allActions } from './support.js'
 
 t.test('the documented example is valid', async (t) => {
   const example = {
@@ -92,6 +94,41 @@ const invalid: [string, unknown, { field: string; reason: string }[]][] = [
     [{ field: 'actions.analyze.when.not', reason: 'unknown key; expected field, in' }],
   ],
   ['not an object', [1], [{ field: 'actions', reason: 'expected an object with assign, analyze, notify or sequence' }]],
+  [
+    'enabled assign without strategy',
+    { assign: { enabled: true, userIds: [1] } },
+    [{ field: 'actions.assign.strategy', reason: 'expected one of round_robin, team, hubspot_owner' }],
+  ],
+  [
+    'owner strategy without a map',
+    { assign: { enabled: true, strategy: 'hubspot_owner', fallbackUserId: 5 } },
+    [{ field: 'actions.assign.ownerMap', reason: 'expected an object mapping HubSpot owner ids to user ids' }],
+  ],
+  [
+    'fractional fallback user',
+    { assign: { enabled: true, strategy: 'hubspot_owner', ownerMap: { '1': 2 }, fallbackUserId: 1.5 } },
+    [{ field: 'actions.assign.fallbackUserId', reason: 'expected a positive integer' }],
+  ],
+  [
+    'team without team id',
+    { assign: { enabled: true, strategy: 'team' } },
+    [{ field: 'actions.assign.teamId', reason: 'expected a string' }],
+  ],
+  [
+    'recipient that is not a string',
+    { notify: { enabled: true, channel: 'email', recipients: ['a@example.com', 5] } },
+    [{ field: 'actions.notify.recipients[1]', reason: 'expected a string' }],
+  ],
+  [
+    'channel with capitals',
+    { notify: { enabled: true, channel: 'Slack', recipients: ['#x'] } },
+    [{ field: 'actions.notify.channel', reason: 'expected a channel name such as slack, email or in_app' }],
+  ],
+  [
+    'enabled as a string',
+    { sequence: { enabled: 'yes', sequenceId: 'x' } },
+    [{ field: 'actions.sequence.enabled', reason: 'expected true or false' }],
+  ],
 ]
 
 for (const [name, input, issues] of invalid) {
@@ -135,4 +172,31 @@ t.test('conditions match lead values', async (t) => {
   t.notOk(matchesCondition(subject, { field: 'jobTitle', in: ['CTO'] }), 'null is in no list')
   t.ok(matchesCondition(subject, { field: 'properties.hs_lead_status', equals: 'NEW' }))
   t.notOk(matchesCondition(subject, { field: 'properties.missing', present: true }))
+})
+
+t.test('test fixtures hold valid settings', async (t) => {
+  t.same(actionsConfigIssues(defaultTestActions), [], 'default of createIntegration')
+  t.same(actionsConfigIssues(allActions), [], 'allActions')
+})
+
+t.test('conditions ignore names every object inherits', async (t) => {
+  const subject: ConditionSubject = {
+    fields: {
+      email: null,
+      firstName: null,
+      lastName: null,
+      phone: null,
+      company: null,
+      jobTitle: null,
+      lifecycleStage: null,
+      hubspotOwnerId: null,
+    },
+    properties: { own: 'x' },
+  }
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+    const field = `properties.${name}`
+    t.equal(matchesCondition(subject, { field, present: true }), false, `${field} is not present`)
+    t.equal(matchesCondition(subject, { field, present: false }), true, `${field} counts as missing`)
+    t.equal(matchesCondition(subject, { field, equals: 'x' }), false, `${field} equals nothing`)
+  }
 })

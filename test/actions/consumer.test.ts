@@ -1,3 +1,4 @@
+import { AckPolicy, jetstreamManager } from '@nats-io/jetstream'
 import t from 'tap'
 
 import { updateIntegration } from '../../src/db/integrations.js'
@@ -104,6 +105,40 @@ t.test('team and hubspot owner strategies', async (t) => {
   t.equal(fallbackEvent.payload.data.ownerMatched, false)
   const [teamEvent] = await actionEvents(sql, teamLead.id)
   t.equal(teamEvent.payload.data.teamId, 'emea-sales')
+  t.equal(teamEvent.payload.data.strategy, 'team')
+  t.equal(teamEvent.payload.data.userId, null)
+  const [mappedEvent] = await actionEvents(sql, mappedLead.id)
+  t.equal(mappedEvent.payload.data.ownerMatched, true)
+  t.equal(mappedEvent.payload.data.userId, 55)
+  const mappedRecord = (await recordsOf(sql, mappedLead.id)).find((r) => r.action === 'assign')
+  t.same(mappedRecord?.decision.assignment, { userId: 55, teamId: null, ownerMatched: true, position: null })
+})
+
+t.test('hubspot owner ids match only the map entries', async (t) => {
+  const owner = {
+    assign: { enabled: true, strategy: 'hubspot_owner', ownerMap: { '9001': 55 }, fallbackUserId: 77 },
+  }
+  const unmapped = { assign: { enabled: true, strategy: 'hubspot_owner', ownerMap: { '9001': 55 } } }
+  const integration = await newIntegration({})
+  // HubSpot's owner id is free text, so names that every object inherits must not look mapped.
+  const noOwner = await insertLead(sql, integration.id, owner, { hubspotOwnerId: null })
+  const inherited = await insertLead(sql, integration.id, owner, { hubspotOwnerId: 'constructor' })
+  const inheritedUnmapped = await insertLead(sql, integration.id, unmapped, { hubspotOwnerId: 'toString' })
+  const leads = [noOwner, inherited, inheritedUnmapped]
+  for (const lead of leads) await publishImported(nats, lead, integration.portalId)
+  t.ok(await waitForRecords(sql, leads.map((l) => l.id)))
+
+  for (const lead of [noOwner, inherited]) {
+    t.equal((await findLead(sql, lead.id))?.assignedUserId, 77, `lead ${lead.id} gets the fallback user`)
+    const [event] = await actionEvents(sql, lead.id)
+    t.equal(event?.payload.data.ownerMatched, false, `lead ${lead.id}: no owner matched`)
+  }
+  const record = (await recordsOf(sql, inheritedUnmapped.id)).find((r) => r.action === 'assign')
+  t.equal(record?.status, 'skipped')
+  t.equal(record?.decision.reason, 'owner_not_mapped')
+  t.equal((await findLead(sql, inheritedUnmapped.id))?.assignedAt, null)
+  const [dead] = await sql<{ count: number }[]>`select count(*)::int as count from action_dead_letters`
+  t.equal(dead.count, 0, 'nothing dead-lettered')
 })
 
 t.test('conditions decide per lead', async (t) => {
@@ -149,6 +184,8 @@ t.test('conditions decide per lead', async (t) => {
     sequence: ['skipped', 'condition_not_met'],
   })
   t.equal((await actionEvents(sql, other.id)).length, 0, 'no events for unmatched conditions')
+  const analysis = (await actionEvents(sql, matching.id)).find((e) => e.subject === 'leads.analysis.requested')
+  t.equal(analysis?.payload.data.instructions, null, 'analysis without instructions sends null')
   const notifyRecord = (await recordsOf(sql, other.id)).find((r) => r.action === 'notify')
   t.same(notifyRecord?.decision.when, actions.notify.when, 'the condition is kept in the decision')
 })
@@ -227,4 +264,33 @@ t.test('a lead without a settings snapshot records not_configured', async (t) =>
   t.ok(await waitForRecords(sql, [lead.id]))
   const reasons = new Set((await recordsOf(sql, lead.id)).map((r) => r.decision.reason))
   t.same([...reasons], ['not_configured'])
+})
+
+t.test('conditions on inherited property names never fail a lead', async (t) => {
+  const actions = {
+    analyze: { enabled: true, when: { field: 'properties.constructor', present: true } },
+    sequence: { enabled: true, sequenceId: 'plain', when: { field: 'properties.toString', present: false } },
+  }
+  const integration = await newIntegration(actions)
+  const lead = await insertLead(sql, integration.id, actions, { properties: { hs_lead_status: 'NEW' } })
+  await publishImported(nats, lead, integration.portalId)
+  t.ok(await waitForRecords(sql, [lead.id]), 'all four records written')
+
+  const records = Object.fromEntries((await recordsOf(sql, lead.id)).map((r) => [r.action, r]))
+  t.equal(records.analyze.status, 'skipped')
+  t.equal(records.analyze.decision.reason, 'condition_not_met')
+  t.equal(records.sequence.status, 'done', 'a missing property counts as not present')
+  const [dead] = await sql<{ count: number }[]>`select count(*)::int as count from action_dead_letters`
+  t.equal(dead.count, 0, 'nothing dead-lettered')
+})
+
+t.test('the consumer is durable with explicit acks on leads.imported', async (t) => {
+  const jsm = await jetstreamManager(nats.connection()!)
+  const info = await jsm.consumers.info(nats.streamName('LEADS'), 'lead-actions')
+  t.equal(info.config.durable_name, 'lead-actions')
+  t.equal(info.config.ack_policy, AckPolicy.Explicit)
+  t.equal(info.config.filter_subject, `${prefix}.leads.imported`)
+  t.equal(info.config.max_deliver, 5, 'ACTIONS_MAX_DELIVERIES')
+  t.equal(info.config.ack_wait, 1000 * 1_000_000, 'the test ack wait, in nanoseconds')
+  t.notOk(info.config.deliver_subject, 'a pull consumer has no deliver subject')
 })

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
 
-import t from 'tap'
+import t, { type Test } from 'tap'
 
+import { replayLeadActions } from '../../src/actions/replay.js'
+import { connect } from '../../src/db/connection.js'
+import type { NatsManager } from '../../src/events/nats.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { uniqueSubjectPrefix } from '../helpers/nats.js'
 import {
@@ -17,9 +20,31 @@ import {
   waitForRecords,
 } from './support.js'
 
-const { sql } = await createTestDatabase(t)
+const { url, sql } = await createTestDatabase(t)
 
 let portalId = 7_200_000
+
+/** Starts a NatsManager on a prefix of the test's own and waits until it is connected. */
+async function startConnectedNats(t: Test): Promise<NatsManager> {
+  const nats = startNats(t, uniqueSubjectPrefix(t))
+  t.ok(await nats.waitUntilConnected(10_000), 'NATS connected')
+  return nats
+}
+
+/** Creates an integration with every action on and one lead imported under those settings. */
+async function leadWithAllActions() {
+  const integration = await createIntegration(sql, portalId++, allActions)
+  const lead = await insertLead(sql, integration.id, allActions)
+  return { integration, lead }
+}
+
+/** Returns how many assignments the integration's round robin has handed out. */
+async function assignmentPosition(integrationId: number): Promise<number> {
+  const [row] = await sql<{ position: number }[]>`
+    select position from assignment_positions where integration_id = ${integrationId}
+  `
+  return row.position
+}
 
 async function assignedCounts(integrationId: number) {
   return sql<{ user_id: number; leads: number }[]>`
@@ -32,39 +57,66 @@ async function assignedCounts(integrationId: number) {
 }
 
 t.test('round robin is fair across two consumers and a restart', async (t) => {
-  const nats = startNats(t, uniqueSubjectPrefix(t))
-  t.ok(await nats.waitUntilConnected(10_000))
+  // Two instances with their own NATS connections and database pools, as two replicas have.
+  const prefix = uniqueSubjectPrefix(t)
+  const natsA = startNats(t, prefix)
+  const natsB = startNats(t, prefix)
+  t.ok(await natsA.waitUntilConnected(10_000))
+  t.ok(await natsB.waitUntilConnected(10_000))
+  const sqlB = connect(url, { maxConnections: 4 })
+  t.teardown(() => sqlB.end({ timeout: 5 }))
+
+  const userIds = allActions.assign.userIds
   const actions = { assign: allActions.assign }
   const integration = await createIntegration(sql, portalId++, actions)
   const leads = []
   for (let i = 0; i < 30; i++) leads.push(await insertLead(sql, integration.id, actions))
+  // 16 is no multiple of 3, so a rotation that restarted with the instance would show.
+  const firstHalf = leads.slice(0, 16)
+  const secondHalf = leads.slice(16)
 
-  const first = startTestConsumer(t, { sql, nats }, { concurrency: 4 })
-  const second = startTestConsumer(t, { sql, nats }, { concurrency: 4 })
-  for (const lead of leads.slice(0, 15)) await publishImported(nats, lead, integration.portalId)
-  t.ok(await waitForRecords(sql, leads.slice(0, 15).map((l) => l.id)), 'first half done')
+  const handledBy = { a: [] as number[], b: [] as number[] }
+  const first = startTestConsumer(t, { sql, nats: natsA }, { concurrency: 4, beforeAck: (id) => void handledBy.a.push(id) })
+  const second = startTestConsumer(t, { sql: sqlB, nats: natsB }, { concurrency: 4, beforeAck: (id) => void handledBy.b.push(id) })
+  for (const lead of firstHalf) await publishImported(natsA, lead, integration.portalId)
+  t.ok(await waitForRecords(sql, firstHalf.map((l) => l.id)), 'first 16 leads done')
+  t.ok(handledBy.a.length > 0, `instance A handled ${handledBy.a.length} leads`)
+  t.ok(handledBy.b.length > 0, `instance B handled ${handledBy.b.length} leads`)
 
-  // Restart: both instances stop, a new one continues the rotation from PostgreSQL.
+  // Restart: both instances stop, and a new one continues the rotation from PostgreSQL.
   await first.stop()
   await second.stop()
-  startTestConsumer(t, { sql, nats }, { concurrency: 4 })
-  for (const lead of leads.slice(15)) await publishImported(nats, lead, integration.portalId)
-  t.ok(await waitForRecords(sql, leads.map((l) => l.id)), 'all done')
+  startTestConsumer(t, { sql: sqlB, nats: natsB }, { concurrency: 4 })
+  for (const lead of secondHalf) await publishImported(natsB, lead, integration.portalId)
+  t.ok(await waitForRecords(sql, leads.map((l) => l.id)), 'all 30 leads done')
 
   t.same(await assignedCounts(integration.id), [
     { user_id: 101, leads: 10 },
     { user_id: 102, leads: 10 },
     { user_id: 103, leads: 10 },
   ])
-  const [position] = await sql`select position from assignment_positions where integration_id = ${integration.id}`
-  t.equal(position.position, 30, 'one position per assignment')
+  const positions = await sql<{ lead_id: number; position: number; user_id: number }[]>`
+    select lead_id,
+           (decision->'assignment'->>'position')::int as position,
+           (decision->'assignment'->>'userId')::int as user_id
+    from lead_actions
+    where action = 'assign' and lead_id = any(${leads.map((l) => l.id)}::bigint[])
+    order by position
+  `
+  t.same(positions.map((row) => row.position), range(1, 30), 'one rotation: positions 1 to 30, each once')
+  t.ok(
+    positions.every((row) => row.user_id === userIds[(row.position - 1) % userIds.length]),
+    'each user follows from its position',
+  )
+  const secondIds = new Set(secondHalf.map((l) => l.id))
+  const afterRestart = positions.filter((row) => secondIds.has(row.lead_id)).map((row) => row.position)
+  t.same(afterRestart, range(17, 30), 'the restarted instance continued at position 17')
+  t.equal(await assignmentPosition(integration.id), 30, 'one position per assignment')
 })
 
 t.test('duplicate messages with other msg ids do nothing twice', async (t) => {
-  const nats = startNats(t, uniqueSubjectPrefix(t))
-  t.ok(await nats.waitUntilConnected(10_000))
-  const integration = await createIntegration(sql, portalId++, allActions)
-  const lead = await insertLead(sql, integration.id, allActions)
+  const nats = await startConnectedNats(t)
+  const { integration, lead } = await leadWithAllActions()
 
   // The same event under three Nats-Msg-Ids, as after a republish past the duplicate window.
   for (let i = 0; i < 3; i++) await publishImported(nats, lead, integration.portalId, randomUUID())
@@ -75,15 +127,34 @@ t.test('duplicate messages with other msg ids do nothing twice', async (t) => {
 
   t.equal((await actionEvents(sql, lead.id)).length, 4, 'one event per action')
   t.same(await assignedCounts(integration.id), [{ user_id: 101, leads: 1 }])
-  const [position] = await sql`select position from assignment_positions where integration_id = ${integration.id}`
-  t.equal(position.position, 1, 'the rotation moved once')
+  t.equal(await assignmentPosition(integration.id), 1, 'the rotation moved once')
+})
+
+t.test('a replay racing the consumer does nothing twice', async (t) => {
+  const nats = await startConnectedNats(t)
+  const integration = await createIntegration(sql, portalId++, allActions)
+  const leads = []
+  for (let i = 0; i < 6; i++) leads.push(await insertLead(sql, integration.id, allActions))
+  startTestConsumer(t, { sql, nats }, { concurrency: 4 })
+
+  await Promise.all(
+    leads.flatMap((lead) => [publishImported(nats, lead, integration.portalId), replayLeadActions(sql, lead.id)]),
+  )
+  t.ok(await waitForRecords(sql, leads.map((l) => l.id)))
+  t.ok(await waitFor(async () => (await pendingMessages(nats)) === 0), 'every message acked')
+
+  for (const lead of leads) {
+    const records = await recordsOf(sql, lead.id)
+    const triggers = new Set(records.map((r) => r.decision.trigger))
+    t.equal(triggers.size, 1, `lead ${lead.id}: one run wrote all four records`)
+    t.equal((await actionEvents(sql, lead.id)).length, 4, `lead ${lead.id}: one event per action`)
+  }
+  t.equal(await assignmentPosition(integration.id), leads.length, 'one assignment per lead')
 })
 
 t.test('crash between commit and ack: redelivery does nothing twice', async (t) => {
-  const nats = startNats(t, uniqueSubjectPrefix(t))
-  t.ok(await nats.waitUntilConnected(10_000))
-  const integration = await createIntegration(sql, portalId++, allActions)
-  const lead = await insertLead(sql, integration.id, allActions)
+  const nats = await startConnectedNats(t)
+  const { integration, lead } = await leadWithAllActions()
   await publishImported(nats, lead, integration.portalId)
 
   const deliveries: number[] = []
@@ -110,15 +181,12 @@ t.test('crash between commit and ack: redelivery does nothing twice', async (t) 
   t.equal(records.length, 4)
   t.ok(records.every((r) => r.status === 'done'))
   t.equal((await actionEvents(sql, lead.id)).length, 4, 'one event per action')
-  const [position] = await sql`select position from assignment_positions where integration_id = ${integration.id}`
-  t.equal(position.position, 1, 'assigned once')
+  t.equal(await assignmentPosition(integration.id), 1, 'assigned once')
 })
 
 t.test('a failed run is retried and then succeeds once', async (t) => {
-  const nats = startNats(t, uniqueSubjectPrefix(t))
-  t.ok(await nats.waitUntilConnected(10_000))
-  const integration = await createIntegration(sql, portalId++, allActions)
-  const lead = await insertLead(sql, integration.id, allActions)
+  const nats = await startConnectedNats(t)
+  const { integration, lead } = await leadWithAllActions()
 
   // A trigger fails the first outbox insert of this lead's events, so the whole transaction
   // rolls back, including the lead_actions records and the assignment. Sequences are not
@@ -145,8 +213,7 @@ t.test('a failed run is retried and then succeeds once', async (t) => {
   startTestConsumer(t, { sql, nats })
   t.ok(await waitForRecords(sql, [lead.id]))
   t.equal((await actionEvents(sql, lead.id)).length, 4)
-  const [position] = await sql`select position from assignment_positions where integration_id = ${integration.id}`
-  t.equal(position.position, 1, 'the rolled-back attempt gave its position back')
+  t.equal(await assignmentPosition(integration.id), 1, 'the rolled-back attempt gave its position back')
   const [attempts] = await sql`select last_value from fail_once_seq`
   t.ok(Number(attempts.last_value) >= 2, 'the first attempt failed and a later one ran')
   const [dead] = await sql`select count(*)::int as count from action_dead_letters`
@@ -158,4 +225,8 @@ async function pendingMessages(nats: ReturnType<typeof startNats>): Promise<numb
   const jsm = await jetstreamManager(nats.connection()!)
   const info = await jsm.consumers.info(nats.streamName('LEADS'), 'lead-actions')
   return info.num_pending + info.num_ack_pending
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
 }

@@ -1,8 +1,9 @@
 import t from 'tap'
 
+import { updateIntegration } from '../../src/db/integrations.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
 import { importContacts } from '../../src/sync/import.js'
-import { purgeContacts } from '../../src/sync/lifecycle.js'
+import { deleteContacts, purgeContacts } from '../../src/sync/lifecycle.js'
 import { contact } from '../events/support.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { uniqueSubjectPrefix } from '../helpers/nats.js'
@@ -47,16 +48,29 @@ function startPipeline(): void {
   startTestConsumer(t, { sql, nats })
 }
 
-t.test('a lead purged before its actions ran gets none', async (t) => {
-  await importContacts(sql, { ...target, contacts: [contact(601, { email: 'a@example.com' }, '2024-05-01T00:00:00.000Z')] })
+t.test('leads purged or archived before their actions ran get none', async (t) => {
+  await importContacts(sql, {
+    ...target,
+    contacts: [
+      contact(601, { email: 'a@example.com' }, '2024-05-01T00:00:00.000Z'),
+      contact(602, { email: 'a2@example.com' }, '2024-05-01T00:00:00.000Z'),
+    ],
+  })
   await purgeContacts(sql, target, [{ contactId: 601, at: new Date('2024-05-02T00:00:00.000Z') }])
-  const leadId = await leadIdOf(601)
+  await deleteContacts(sql, target, [{ contactId: 602, at: new Date('2024-05-02T00:00:00.000Z') }])
+  const purged = await leadIdOf(601)
+  const archived = await leadIdOf(602)
 
   startPipeline()
-  t.ok(await waitForRecords(sql, [leadId]))
-  const reasons = await sql`select distinct decision->>'reason' as reason from lead_actions where lead_id = ${leadId}`
-  t.same(reasons.map((r) => r.reason), ['lead_purged'])
-  t.equal((await actionEvents(sql, leadId)).length, 0)
+  t.ok(await waitForRecords(sql, [purged, archived]))
+  const reasonsOf = async (leadId: number) =>
+    (await sql`select distinct decision->>'reason' as reason from lead_actions where lead_id = ${leadId}`).map(
+      (r) => r.reason,
+    )
+  t.same(await reasonsOf(purged), ['lead_purged'])
+  t.same(await reasonsOf(archived), ['lead_deleted'])
+  t.equal((await actionEvents(sql, purged)).length, 0)
+  t.equal((await actionEvents(sql, archived)).length, 0)
 })
 
 t.test('new leads get actions; updates and merges do not', async (t) => {
@@ -97,4 +111,29 @@ t.test('new leads get actions; updates and merges do not', async (t) => {
   t.equal(await countRows(sql, [survivor]), 0, 'no actions for a merge survivor')
   t.equal(await countRows(sql, created), 8, 'no further records for the updated lead')
   t.equal((await actionEvents(sql)).length, 8, 'no further action events')
+})
+
+t.test('each lead keeps the settings in force at its import', async (t) => {
+  const before = await updateIntegration(sql, integration.id, {
+    actions: { sequence: { enabled: true, sequenceId: 'before-change' } },
+  })
+  await importContacts(sql, { integration: before, origin: 'poll', contacts: [contact(801, {}, '2024-06-01T00:00:00.000Z')] })
+  const after = await updateIntegration(sql, integration.id, {
+    actions: { notify: { enabled: true, channel: 'email', recipients: ['sales@example.com'] } },
+  })
+  await importContacts(sql, { integration: after, origin: 'poll', contacts: [contact(802, {}, '2024-06-01T00:00:00.000Z')] })
+  const oldLead = await leadIdOf(801)
+  const newLead = await leadIdOf(802)
+  t.ok(await waitForRecords(sql, [oldLead, newLead]))
+
+  t.same((await actionEvents(sql, oldLead)).map((e) => [e.subject, e.payload.data.sequenceId]), [
+    ['sequences.enrollment.requested', 'before-change'],
+  ])
+  t.same((await actionEvents(sql, newLead)).map((e) => [e.subject, e.payload.data.recipients]), [
+    ['notifications.requested', ['sales@example.com']],
+  ])
+  const [decision] = await sql`
+    select decision from lead_actions where lead_id = ${oldLead} and action = 'sequence'
+  `
+  t.equal(decision.decision.config.sequenceId, 'before-change', 'the decision records the settings used')
 })

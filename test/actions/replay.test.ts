@@ -156,3 +156,38 @@ t.test('actions replay command', async (t) => {
   t.equal(await runActionsCommand(['replay', '--lead', '999999'], { sql, stdout: output(), stderr: notFound }), 1)
   t.match(notFound.text(), /Lead 999999 not found/)
 })
+
+t.test('GET /leads/:id shows the assignment and each action', async (t) => {
+  const actions = { ...allActions, notify: { ...allActions.notify, when: { field: 'company', equals: 'Globex' } } }
+  const integration = await createIntegration(sql, portalId++, actions)
+  const lead = await insertLead(sql, integration.id, actions, { company: 'Acme' })
+  const read = () => app.inject({ method: 'GET', url: `/leads/${lead.id}`, headers: auth })
+
+  const before = (await read()).json()
+  t.equal(before.assignment, null, 'no assignment before the actions ran')
+  t.same(before.actions, [], 'no actions recorded yet')
+
+  await replayLeadActions(sql, lead.id)
+  const reply = await read()
+  t.equal(reply.statusCode, 200)
+  const body = reply.json()
+  t.match(body.assignment, { userId: 101, teamId: null, assignedAt: String })
+  t.same(
+    body.actions.map((a: { action: string; status: string; reason: string | null }) => [a.action, a.status, a.reason]),
+    [
+      ['assign', 'done', null],
+      ['analyze', 'done', null],
+      ['notify', 'skipped', 'condition_not_met'],
+      ['sequence', 'done', null],
+    ],
+  )
+  const queued = new Set((await actionEvents(sql, lead.id)).map((e) => e.event_id))
+  for (const action of body.actions.filter((a: { status: string }) => a.status === 'done')) {
+    t.ok(queued.has(action.eventId), `${action.action}: eventId names its queued event`)
+  }
+  const assign = body.actions.find((a: { action: string }) => a.action === 'assign')
+  t.match(assign.decision, { trigger: 'replay', configSource: 'import', assignment: { userId: 101, position: 1 } })
+  const notify = body.actions.find((a: { action: string }) => a.action === 'notify')
+  t.same(notify.decision.when, { field: 'company', equals: 'Globex' }, 'the unmet condition is shown')
+  t.equal(notify.eventId, null)
+})

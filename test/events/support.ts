@@ -19,10 +19,15 @@ interface Teardown {
 
 export const silentLogger = createLogger('silent')
 
+/** The `actions` of an integration created without any; valid under `actionsConfigSchema`. */
+export const defaultTestActions = {
+  assign: { enabled: true, strategy: 'round_robin', userIds: [1, 2] },
+}
+
 export async function createIntegration(
   sql: Sql,
   portalId = 12345678,
-  actions: Record<string, unknown> = { assign: { mode: 'round_robin', userIds: [1, 2] } },
+  actions: Record<string, unknown> = defaultTestActions,
 ): Promise<Integration> {
   return insertIntegration(sql, randomBytes(32), {
     portalId,

@@ -59,6 +59,39 @@ export function responseErrors(
   return ajv.errorsText(validate.errors, { dataVar: 'body' })
 }
 
+const methods = ['get', 'post', 'patch', 'put', 'delete']
+
+/** Lists every response openapi.yaml documents, as `METHOD path status`. */
+export function documentedResponses(): string[] {
+  const responses: string[] = []
+  for (const [path, item] of Object.entries(openapi.paths)) {
+    for (const method of methods.filter((key) => item[key])) {
+      const statuses = Object.keys((item[method] as Json).responses as Json)
+      for (const status of statuses) responses.push(`${method.toUpperCase()} ${path} ${status}`)
+    }
+  }
+  return responses
+}
+
+export interface Parameter {
+  name: string
+  in: string
+  required?: boolean
+  /** The parameter's schema with a top-level `$ref` followed. */
+  schema: Json
+}
+
+/** Returns the parameters of an operation, those declared on its path included, `$ref`s followed. */
+export function operationParameters(path: string, method: string): Parameter[] {
+  const item = openapi.paths[path] ?? {}
+  const operation = (item[method.toLowerCase()] ?? {}) as Json
+  const declared = [...((item.parameters as Json[]) ?? []), ...((operation.parameters as Json[]) ?? [])]
+  return declared.map((entry) => {
+    const parameter = resolve(entry).node as unknown as Parameter
+    return { ...parameter, schema: resolve(parameter.schema).node }
+  })
+}
+
 /** Converts a Fastify route path (`/leads/:id`) to the OpenAPI form (`/leads/{id}`). */
 export function toOpenapiPath(url: string): string {
   return url.replace(/:([A-Za-z]+)/g, '{$1}')

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 import { syncedProperties } from '../../src/hubspot/types.js'
 import { createTestDatabase } from '../helpers/database.js'
@@ -33,6 +33,22 @@ function listAnswer(request: RecordedRequest): Record<string, unknown> {
     results: ids.map((id) => contactJson(id)),
     paging: { next: { after: String(first + limit) } },
   }
+}
+
+/** HubSpot's burst rate-limit headers: `max` calls per `intervalMs`, `remaining` of them left. */
+function rateLimitHeaders(max: number, intervalMs: number, remaining: number) {
+  return {
+    'x-hubspot-ratelimit-max': String(max),
+    'x-hubspot-ratelimit-interval-milliseconds': String(intervalMs),
+    'x-hubspot-ratelimit-remaining': String(remaining),
+  }
+}
+
+/** Starts a fake HubSpot that responds to every request with a list page of `limit` contacts. */
+function startListFake(t: Test, headers: Record<string, string> = {}) {
+  return startFakeHubSpot(t, (request, response) =>
+    sendJson(response, 200, listAnswer(request), headers),
+  )
 }
 
 function batchReadAnswer(
@@ -85,14 +101,7 @@ t.test('client request budgets', async (t) => {
   })
 
   t.test('the burst budget follows the rate-limit headers', async (t) => {
-    const headers = {
-      'x-hubspot-ratelimit-max': '3',
-      'x-hubspot-ratelimit-interval-milliseconds': '1000',
-      'x-hubspot-ratelimit-remaining': '2',
-    }
-    const fake = await startFakeHubSpot(t, (request, response) =>
-      sendJson(response, 200, listAnswer(request), headers),
-    )
+    const fake = await startListFake(t, rateLimitHeaders(3, 1000, 2))
     const api = clientsFor(t, sql, fake.url).clients.forIntegration(integration)
 
     await api.listContacts({ limit: 1 })
@@ -103,14 +112,7 @@ t.test('client request budgets', async (t) => {
   })
 
   t.test('fewer remaining calls than counted holds calls back', async (t) => {
-    const headers = {
-      'x-hubspot-ratelimit-max': '100',
-      'x-hubspot-ratelimit-interval-milliseconds': '10000',
-      'x-hubspot-ratelimit-remaining': '0',
-    }
-    const fake = await startFakeHubSpot(t, (request, response) =>
-      sendJson(response, 200, listAnswer(request), headers),
-    )
+    const fake = await startListFake(t, rateLimitHeaders(100, 10_000, 0))
     const clock = fakeClock()
     const api = clientsFor(t, sql, fake.url, { clock }).clients.forIntegration(integration)
 
@@ -128,9 +130,7 @@ t.test('client request budgets', async (t) => {
       accessToken: 'pat-limited',
       burstPer10Seconds: 2,
     })
-    const fake = await startFakeHubSpot(t, (request, response) =>
-      sendJson(response, 200, listAnswer(request)),
-    )
+    const fake = await startListFake(t)
     const clock = fakeClock()
     const api = clientsFor(t, sql, fake.url, { clock }).clients.forIntegration(limited)
 
@@ -141,9 +141,7 @@ t.test('client request budgets', async (t) => {
   })
 
   t.test('default properties travel in the list query', async (t) => {
-    const fake = await startFakeHubSpot(t, (request, response) =>
-      sendJson(response, 200, listAnswer(request)),
-    )
+    const fake = await startListFake(t)
     const api = clientsFor(t, sql, fake.url).clients.forIntegration(integration)
 
     const page = await api.listContacts({ limit: 5, after: '2000', archived: true })

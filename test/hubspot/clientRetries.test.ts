@@ -1,5 +1,7 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 
+import type { Sql } from '../../src/db/connection.js'
+import type { Integration } from '../../src/db/integrations.js'
 import { ErrorCode } from '../../src/errors.js'
 import { registry } from '../../src/metrics.js'
 import { createTestDatabase } from '../helpers/database.js'
@@ -10,6 +12,7 @@ import {
   fakeClock,
   sendJson,
   startFakeHubSpot,
+  type ClientOptions,
   type FakeHandler,
 } from './clientHelpers.js'
 
@@ -29,14 +32,42 @@ function rateLimitBody(policyName: string): Record<string, string> {
   }
 }
 
+/** Responds to a request with `status` and `body` as JSON. */
+function respond(status: number, body: unknown, headers: Record<string, string> = {}): FakeHandler {
+  return (_request, response) => sendJson(response, status, body, headers)
+}
+
+/** Responds with HubSpot's 429 body for `policyName`. */
+function rateLimited(policyName: string, headers: Record<string, string> = {}): FakeHandler {
+  return respond(429, rateLimitBody(policyName), headers)
+}
+
 /** Responds to request number i with `answers[i]`, and with the last one after that. */
 function answerInTurn(answers: FakeHandler[]): FakeHandler {
   return (request, response, index) =>
     answers[Math.min(index, answers.length - 1)](request, response, index)
 }
 
-const okList: FakeHandler = (_request, response) => sendJson(response, 200, listPage)
-const okSearch: FakeHandler = (_request, response) => sendJson(response, 200, searchPage)
+const okList = respond(200, listPage)
+const okSearch = respond(200, searchPage)
+
+interface ClientTarget {
+  sql: Sql
+  integration: Integration
+}
+
+/** Starts a fake HubSpot that responds with `handler`, and a client of it on a fake clock. */
+async function startClient(
+  t: Test,
+  target: ClientTarget,
+  handler: FakeHandler,
+  options: ClientOptions = {},
+) {
+  const fake = await startFakeHubSpot(t, handler)
+  const clock = fakeClock()
+  const { clients } = clientsFor(t, target.sql, fake.url, { clock, ...options })
+  return { fake, clock, api: clients.forIntegration(target.integration) }
+}
 
 async function metricValue(name: string, labels: Record<string, string | number>): Promise<number> {
   const metric = registry.getSingleMetric(name)
@@ -51,17 +82,11 @@ async function metricValue(name: string, labels: Record<string, string | number>
 t.test('client retry policies', async (t) => {
   const { sql } = await createTestDatabase(t)
   const integration = await addIntegration(sql, { portalId: 12345678, accessToken: 'pat-test' })
+  const target = { sql, integration }
 
   t.test('429 TEN_SECONDLY_ROLLING waits and retries', async (t) => {
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([
-        (_request, response) => sendJson(response, 429, rateLimitBody('TEN_SECONDLY_ROLLING')),
-        okList,
-      ]),
-    )
-    const clock = fakeClock()
-    const api = clientsFor(t, sql, fake.url, { clock }).clients.forIntegration(integration)
+    const handler = answerInTurn([rateLimited('TEN_SECONDLY_ROLLING'), okList])
+    const { fake, api } = await startClient(t, target, handler)
     const limitedBefore = await metricValue('hubspot_sync_hubspot_rate_limited_total', {
       policy: 'TEN_SECONDLY_ROLLING',
     })
@@ -83,16 +108,8 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('429 SECONDLY on search waits and retries', async (t) => {
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([
-        (_request, response) => sendJson(response, 429, rateLimitBody('SECONDLY')),
-        (_request, response) => sendJson(response, 429, rateLimitBody('SECONDLY')),
-        okSearch,
-      ]),
-    )
-    const clock = fakeClock()
-    const api = clientsFor(t, sql, fake.url, { clock }).clients.forIntegration(integration)
+    const handler = answerInTurn([rateLimited('SECONDLY'), rateLimited('SECONDLY'), okSearch])
+    const { fake, api } = await startClient(t, target, handler)
 
     const page = await api.searchContacts({ limit: 2 })
 
@@ -107,16 +124,8 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('Retry-After on a 429 sets the wait', async (t) => {
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([
-        (_request, response) =>
-          sendJson(response, 429, rateLimitBody('SECONDLY'), { 'retry-after': '7' }),
-        okSearch,
-      ]),
-    )
-    const clock = fakeClock()
-    const api = clientsFor(t, sql, fake.url, { clock }).clients.forIntegration(integration)
+    const handler = answerInTurn([rateLimited('SECONDLY', { 'retry-after': '7' }), okSearch])
+    const { clock, api } = await startClient(t, target, handler)
 
     await api.searchContacts({})
 
@@ -125,16 +134,8 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('Retry-After on a 503 replaces the backoff', async (t) => {
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([
-        (_request, response) =>
-          sendJson(response, 503, { status: 'error', message: 'down' }, { 'retry-after': '4' }),
-        okList,
-      ]),
-    )
-    const clock = fakeClock()
-    const api = clientsFor(t, sql, fake.url, { clock }).clients.forIntegration(integration)
+    const down = respond(503, { status: 'error', message: 'down' }, { 'retry-after': '4' })
+    const { clock, api } = await startClient(t, target, answerInTurn([down, okList]))
 
     await api.listContacts({})
 
@@ -142,15 +143,8 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('429 DAILY throws at once', async (t) => {
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([
-        (_request, response) => sendJson(response, 429, rateLimitBody('DAILY')),
-        okList,
-      ]),
-    )
-    const clock = fakeClock()
-    const api = clientsFor(t, sql, fake.url, { clock }).clients.forIntegration(integration)
+    const handler = answerInTurn([rateLimited('DAILY'), okList])
+    const { fake, clock, api } = await startClient(t, target, handler)
 
     await t.rejects(api.listContacts({}), { code: ErrorCode.HUBSPOT_DAILY_LIMIT })
     t.equal(fake.requests.length, 1, 'no retry')
@@ -160,26 +154,17 @@ t.test('client retry policies', async (t) => {
 
   t.test('5xx storm then success', async (t) => {
     const html502 = '<html><head><title>502 Bad Gateway</title></head></html>'
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([
-        (_request, response) =>
-          sendJson(response, 500, { status: 'error', message: 'internal error' }),
-        (_request, response) => {
-          response.writeHead(502, { 'content-type': 'text/html' })
-          response.end(html502)
-        },
-        (_request, response) =>
-          sendJson(response, 503, { status: 'error', message: 'unavailable' }),
-        (_request, response) => sendJson(response, 504, { status: 'error', message: 'timeout' }),
-        okList,
-      ]),
-    )
-    const clock = fakeClock()
-    const api = clientsFor(t, sql, fake.url, {
-      clock,
-      retryBaseDelayMs: 100,
-    }).clients.forIntegration(integration)
+    const handler = answerInTurn([
+      respond(500, { status: 'error', message: 'internal error' }),
+      (_request, response) => {
+        response.writeHead(502, { 'content-type': 'text/html' })
+        response.end(html502)
+      },
+      respond(503, { status: 'error', message: 'unavailable' }),
+      respond(504, { status: 'error', message: 'timeout' }),
+      okList,
+    ])
+    const { fake, clock, api } = await startClient(t, target, handler, { retryBaseDelayMs: 100 })
     const callsBefore = await metricValue('hubspot_sync_hubspot_calls_total', {
       endpoint: 'GET /crm/v3/objects/contacts',
       status: 502,
@@ -203,12 +188,10 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('retries are bounded by HUBSPOT_MAX_ATTEMPTS', async (t) => {
-    const fake = await startFakeHubSpot(t, (_request, response) =>
-      sendJson(response, 503, { status: 'error', message: 'unavailable' }),
-    )
-    const clock = fakeClock()
-    const { clients } = clientsFor(t, sql, fake.url, { clock, env: { HUBSPOT_MAX_ATTEMPTS: '3' } })
-    const api = clients.forIntegration(integration)
+    const unavailable = respond(503, { status: 'error', message: 'unavailable' })
+    const { fake, clock, api } = await startClient(t, target, unavailable, {
+      env: { HUBSPOT_MAX_ATTEMPTS: '3' },
+    })
 
     await t.rejects(api.listContacts({}), {
       code: ErrorCode.HUBSPOT_UNAVAILABLE,
@@ -219,16 +202,8 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('423 waits at least 2 seconds', async (t) => {
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([
-        (_request, response) =>
-          sendJson(response, 423, { status: 'error', message: 'locked', category: 'LOCKED' }),
-        okList,
-      ]),
-    )
-    const clock = fakeClock()
-    const api = clientsFor(t, sql, fake.url, { clock }).clients.forIntegration(integration)
+    const locked = respond(423, { status: 'error', message: 'locked', category: 'LOCKED' })
+    const { fake, clock, api } = await startClient(t, target, answerInTurn([locked, okList]))
 
     await api.listContacts({})
 
@@ -237,18 +212,15 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('a timed-out request is retried', async (t) => {
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([
-        () => {
-          // Never responds; the client's socket timeout has to end the request.
-        },
-        okList,
-      ]),
-    )
-    const clock = fakeClock()
-    const { clients } = clientsFor(t, sql, fake.url, { clock, env: { HUBSPOT_TIMEOUT_MS: '300' } })
-    const api = clients.forIntegration(integration)
+    const handler = answerInTurn([
+      () => {
+        // Never responds; the client's socket timeout has to end the request.
+      },
+      okList,
+    ])
+    const { fake, clock, api } = await startClient(t, target, handler, {
+      env: { HUBSPOT_TIMEOUT_MS: '300' },
+    })
 
     const page = await api.listContacts({})
 
@@ -258,13 +230,8 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('a reset connection is retried', async (t) => {
-    const fake = await startFakeHubSpot(
-      t,
-      answerInTurn([(_request, response) => response.socket?.destroy(), okList]),
-    )
-    const api = clientsFor(t, sql, fake.url, { clock: fakeClock() }).clients.forIntegration(
-      integration,
-    )
+    const handler = answerInTurn([(_request, response) => response.socket?.destroy(), okList])
+    const { fake, api } = await startClient(t, target, handler)
 
     const page = await api.listContacts({})
 
@@ -273,12 +240,7 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('invalid JSON in a 200 is a bad response', async (t) => {
-    const fake = await startFakeHubSpot(t, (_request, response) =>
-      sendJson(response, 200, '{"results": [{"id": "1"'),
-    )
-    const api = clientsFor(t, sql, fake.url, { clock: fakeClock() }).clients.forIntegration(
-      integration,
-    )
+    const { fake, api } = await startClient(t, target, respond(200, '{"results": [{"id": "1"'))
 
     await t.rejects(api.listContacts({}), {
       code: ErrorCode.HUBSPOT_BAD_RESPONSE,
@@ -288,12 +250,7 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('a 200 with the wrong shape is a bad response', async (t) => {
-    const fake = await startFakeHubSpot(t, (_request, response) =>
-      sendJson(response, 200, { items: [] }),
-    )
-    const api = clientsFor(t, sql, fake.url, { clock: fakeClock() }).clients.forIntegration(
-      integration,
-    )
+    const { api } = await startClient(t, target, respond(200, { items: [] }))
 
     await t.rejects(api.searchContacts({}), {
       code: ErrorCode.HUBSPOT_BAD_RESPONSE,
@@ -305,10 +262,7 @@ t.test('client retry policies', async (t) => {
     const badProperties = { ...contactJson('202'), properties: { email: 42 } }
     const noId = { properties: {}, createdAt: 'x', updatedAt: 'x' }
     const body = { results: [contactJson('201'), badProperties, noId, contactJson('203')] }
-    const fake = await startFakeHubSpot(t, (_request, response) => sendJson(response, 200, body))
-    const api = clientsFor(t, sql, fake.url, { clock: fakeClock() }).clients.forIntegration(
-      integration,
-    )
+    const { api } = await startClient(t, target, respond(200, body))
 
     const page = await api.listContacts({})
 
@@ -330,10 +284,7 @@ t.test('client retry policies', async (t) => {
       correlationId: 'b3a7a2d4-0276-4890-bb06-546f121e3d6a',
       category: 'VALIDATION_ERROR',
     }
-    const fake = await startFakeHubSpot(t, (_request, response) => sendJson(response, 400, body))
-    const api = clientsFor(t, sql, fake.url, { clock: fakeClock() }).clients.forIntegration(
-      integration,
-    )
+    const { fake, api } = await startClient(t, target, respond(400, body))
 
     await t.rejects(api.searchContacts({}), {
       code: ErrorCode.HUBSPOT_REQUEST_REJECTED,
@@ -349,10 +300,7 @@ t.test('client retry policies', async (t) => {
       message: 'Authentication credentials not found.',
       category: 'INVALID_AUTHENTICATION',
     }
-    const fake = await startFakeHubSpot(t, (_request, response) => sendJson(response, 401, body))
-    const api = clientsFor(t, sql, fake.url, { clock: fakeClock() }).clients.forIntegration(
-      integration,
-    )
+    const { fake, api } = await startClient(t, target, respond(401, body))
 
     await t.rejects(api.listContacts({}), { code: ErrorCode.HUBSPOT_AUTH_FAILED })
     t.equal(fake.requests.length, 1)

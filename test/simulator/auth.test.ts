@@ -1,8 +1,17 @@
 import t from 'tap'
+
+import type { Simulator } from '../../src/simulator/server.js'
 import { call, startTestSimulator } from './helpers.js'
 
-async function refresh(url: string, form: Record<string, string>) {
-  const response = await fetch(`${url}/oauth/v1/token`, {
+/** Exchanges a refresh token at the token endpoint, with the app's secret unless `clientSecret` is given. */
+async function refresh(sim: Simulator, refreshToken: string, clientSecret = sim.oauth.clientSecret) {
+  const form = {
+    grant_type: 'refresh_token',
+    client_id: sim.oauth.clientId,
+    client_secret: clientSecret,
+    refresh_token: refreshToken,
+  }
+  const response = await fetch(`${sim.url}/oauth/v1/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(form),
@@ -10,31 +19,30 @@ async function refresh(url: string, form: Record<string, string>) {
   return { status: response.status, body: await response.json() }
 }
 
+/** Lists contacts with `accessToken` as the bearer token. */
+function listContacts(sim: Simulator, accessToken: string) {
+  const authorization = `Bearer ${accessToken}`
+  return call(sim, 'GET', '/crm/v3/objects/contacts', undefined, { authorization })
+}
+
 t.test('an access token expires after expires_in and a refresh issues a new one', async (t) => {
   let nowMs = Date.UTC(2026, 5, 1)
   const sim = await startTestSimulator(t, { now: () => nowMs })
   const grant = sim.oauth.issueGrant()
-  const bearer = { authorization: `Bearer ${grant.accessToken}` }
   t.equal(grant.expiresAt.getTime(), nowMs + 1800 * 1000)
-  t.equal((await call(sim, 'GET', '/crm/v3/objects/contacts', undefined, bearer)).status, 200)
+  t.equal((await listContacts(sim, grant.accessToken)).status, 200)
 
   nowMs += 1800 * 1000 + 75_000
-  const expired = await call(sim, 'GET', '/crm/v3/objects/contacts', undefined, bearer)
+  const expired = await listContacts(sim, grant.accessToken)
   t.equal(expired.status, 401)
   t.equal(expired.body.category, 'EXPIRED_AUTHENTICATION')
   t.equal(expired.body.message, 'The OAuth token used to make this call expired 75 second(s) ago.')
   t.same(expired.body.context, { 'expire time': [grant.expiresAt.toISOString()] })
 
-  const refreshed = await refresh(sim.url, {
-    grant_type: 'refresh_token',
-    client_id: sim.oauth.clientId,
-    client_secret: sim.oauth.clientSecret,
-    refresh_token: grant.refreshToken,
-  })
+  const refreshed = await refresh(sim, grant.refreshToken)
   t.equal(refreshed.status, 200)
   t.match(refreshed.body, { token_type: 'bearer', expires_in: 1800, refresh_token: grant.refreshToken })
-  const fresh = { authorization: `Bearer ${refreshed.body.access_token}` }
-  t.equal((await call(sim, 'GET', '/crm/v3/objects/contacts', undefined, fresh)).status, 200)
+  t.equal((await listContacts(sim, refreshed.body.access_token)).status, 200)
 })
 
 t.test('a revoked refresh token is refused and its access tokens stop working', async (t) => {
@@ -42,23 +50,13 @@ t.test('a revoked refresh token is refused and its access tokens stop working', 
   const grant = sim.oauth.issueGrant()
   sim.oauth.revokeRefreshToken(grant.refreshToken)
 
-  const refused = await refresh(sim.url, {
-    grant_type: 'refresh_token',
-    client_id: sim.oauth.clientId,
-    client_secret: sim.oauth.clientSecret,
-    refresh_token: grant.refreshToken,
-  })
+  const refused = await refresh(sim, grant.refreshToken)
   t.equal(refused.status, 400)
   t.equal(refused.body.status, 'BAD_REFRESH_TOKEN')
-  const call401 = await call(sim, 'GET', '/crm/v3/objects/contacts', undefined, { authorization: `Bearer ${grant.accessToken}` })
+  const call401 = await listContacts(sim, grant.accessToken)
   t.equal(call401.body.category, 'INVALID_AUTHENTICATION')
 
-  const wrongSecret = await refresh(sim.url, {
-    grant_type: 'refresh_token',
-    client_id: sim.oauth.clientId,
-    client_secret: 'wrong',
-    refresh_token: sim.oauth.issueGrant().refreshToken,
-  })
+  const wrongSecret = await refresh(sim, sim.oauth.issueGrant().refreshToken, 'wrong')
   t.equal(wrongSecret.status, 400)
 })
 
@@ -66,7 +64,7 @@ t.test('expireAccessToken makes the next call fail with EXPIRED_AUTHENTICATION',
   const sim = await startTestSimulator(t)
   const grant = sim.oauth.issueGrant()
   sim.oauth.expireAccessToken(grant.accessToken)
-  const response = await call(sim, 'GET', '/crm/v3/objects/contacts', undefined, { authorization: `Bearer ${grant.accessToken}` })
+  const response = await listContacts(sim, grant.accessToken)
   t.equal(response.status, 401)
   t.equal(response.body.category, 'EXPIRED_AUTHENTICATION')
   t.equal(response.body.message, 'The OAuth token used to make this call expired 1 second(s) ago.')

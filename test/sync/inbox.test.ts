@@ -1,6 +1,7 @@
 import t from 'tap'
 
 import type { Sql } from '../../src/db/connection.js'
+import type { PropertyValues } from '../../src/simulator/seedData.js'
 import { contactEvent, postSigned } from '../webhooks/fixtures/delivery.js'
 import { lead, outboxSubjects } from '../webhooks/fixtures/leads.js'
 import { configureSender, deliverAndDrain, postEvents, startPipeline } from '../webhooks/fixtures/pipeline.js'
@@ -19,6 +20,13 @@ async function subjectsFor(contactId: number): Promise<string[]> {
   return rows.map((row) => row.subject)
 }
 
+/** Creates a contact in the simulator and waits until its webhooks are processed. */
+async function createSyncedContact(properties: PropertyValues): Promise<number> {
+  const contact = sim.contacts.create(properties)
+  await deliverAndDrain(pipeline)
+  return Number(contact.id)
+}
+
 async function statuses(): Promise<Record<string, number>> {
   const rows = await sql<{ status: string; count: number }[]>`
     select status, count(*)::int as count from webhook_events group by status
@@ -27,9 +35,7 @@ async function statuses(): Promise<Record<string, number>> {
 }
 
 t.test('created contact becomes one lead and one leads.imported', async (t) => {
-  const contact = sim.contacts.create({ email: 'new@example.com', firstname: 'Nia' })
-  await deliverAndDrain(pipeline)
-  const id = Number(contact.id)
+  const id = await createSyncedContact({ email: 'new@example.com', firstname: 'Nia' })
   const row = await lead(sql, integration.id, id)
   t.equal(row?.email, 'new@example.com')
   t.same(await subjectsFor(id), ['leads.imported'])
@@ -68,9 +74,7 @@ t.test('property change before creation yields one lead', async (t) => {
 })
 
 t.test('late event never overwrites fresher data', async (t) => {
-  const contact = sim.contacts.create({ email: 'order@example.com', firstname: 'One' })
-  const id = Number(contact.id)
-  await deliverAndDrain(pipeline)
+  const id = await createSyncedContact({ email: 'order@example.com', firstname: 'One' })
   sim.contacts.update(id, { firstname: 'Two' })
   await deliverAndDrain(pipeline)
   const stale = contactEvent(portalId, 'propertyChange', id, { propertyName: 'firstname', propertyValue: 'One', occurredAt: 5 })
@@ -81,9 +85,7 @@ t.test('late event never overwrites fresher data', async (t) => {
 })
 
 t.test('deletion soft-deletes and restore revives', async (t) => {
-  const contact = sim.contacts.create({ email: 'bin@example.com' })
-  const id = Number(contact.id)
-  await deliverAndDrain(pipeline)
+  const id = await createSyncedContact({ email: 'bin@example.com' })
   sim.contacts.archive(id)
   await deliverAndDrain(pipeline)
   t.ok((await lead(sql, integration.id, id))?.deletedAt, 'deleted_at set')
@@ -91,6 +93,44 @@ t.test('deletion soft-deletes and restore revives', async (t) => {
   await deliverAndDrain(pipeline)
   t.equal((await lead(sql, integration.id, id))?.deletedAt, null, 'revived')
   t.same(await subjectsFor(id), ['leads.imported', 'leads.deleted', 'leads.restored'])
+})
+
+t.test('restore delivered before its deletion leaves the lead live', async (t) => {
+  const id = await createSyncedContact({ email: 'swapped@example.com' })
+  const deletedAtMs = Date.now()
+  await withoutWebhooks(() => {
+    sim.contacts.archive(id, { atMs: deletedAtMs })
+    sim.contacts.restore(id, { atMs: deletedAtMs + 1 })
+  })
+
+  const restore = contactEvent(portalId, 'restore', id, { changeFlag: 'RESTORED', occurredAt: deletedAtMs + 1 })
+  const deletion = contactEvent(portalId, 'deletion', id, { changeFlag: 'DELETED', occurredAt: deletedAtMs })
+  for (const event of [restore, deletion]) {
+    t.equal((await postEvents(pipeline, [event])).statusCode, 200)
+    await worker.drain()
+  }
+  t.equal((await lead(sql, integration.id, id))?.deletedAt, null, 'the late deletion is stale')
+  t.same(await subjectsFor(id), ['leads.imported'], 'nothing announced')
+})
+
+t.test('deletion delivered before an older change keeps the lead deleted', async (t) => {
+  const id = await createSyncedContact({ email: 'late-change@example.com', firstname: 'Old' })
+  const changedAtMs = Date.now()
+  await withoutWebhooks(() => {
+    sim.contacts.update(id, { firstname: 'New' }, { atMs: changedAtMs })
+    sim.contacts.archive(id, { atMs: changedAtMs + 1 })
+  })
+
+  const fields = { propertyName: 'firstname', propertyValue: 'New', occurredAt: changedAtMs }
+  const change = contactEvent(portalId, 'propertyChange', id, fields)
+  const deletion = contactEvent(portalId, 'deletion', id, { changeFlag: 'DELETED', occurredAt: changedAtMs + 1 })
+  for (const event of [deletion, change]) {
+    t.equal((await postEvents(pipeline, [event])).statusCode, 200)
+    await worker.drain()
+  }
+  const row = await lead(sql, integration.id, id)
+  t.same(row?.deletedAt, new Date(changedAtMs + 1), 'still deleted at the HubSpot time')
+  t.same(await subjectsFor(id), ['leads.imported', 'leads.deleted'])
 })
 
 t.test('merge into a new record retires both leads without a new import', async (t) => {
@@ -124,9 +164,7 @@ t.test('merge keeping the primary id marks the absorbed lead', async (t) => {
 
 for (const order of ['privacyDeletion first', 'deletion first']) {
   t.test(`privacy deletion with its deletion, ${order}`, async (t) => {
-    const contact = sim.contacts.create({ email: `gdpr-${order.split(' ')[0]}@example.com`, firstname: 'Private' })
-    const id = Number(contact.id)
-    await deliverAndDrain(pipeline)
+    const id = await createSyncedContact({ email: `gdpr-${order.split(' ')[0]}@example.com`, firstname: 'Private' })
     const at = Date.now()
     const privacy = contactEvent(portalId, 'privacyDeletion', id, { occurredAt: at })
     const deletion = contactEvent(portalId, 'deletion', id, { changeFlag: 'DELETED', occurredAt: at })
@@ -147,9 +185,7 @@ for (const order of ['privacyDeletion first', 'deletion first']) {
 }
 
 t.test('simulator GDPR delete purges the lead', async (t) => {
-  const contact = sim.contacts.create({ email: 'sim-gdpr@example.com' })
-  const id = Number(contact.id)
-  await deliverAndDrain(pipeline)
+  const id = await createSyncedContact({ email: 'sim-gdpr@example.com' })
   sim.contacts.gdprDelete(id)
   await deliverAndDrain(pipeline)
   const row = await lead(sql, integration.id, id)
@@ -158,13 +194,8 @@ t.test('simulator GDPR delete purges the lead', async (t) => {
 })
 
 t.test('change for a contact HubSpot no longer has soft-deletes its lead', async (t) => {
-  const contact = sim.contacts.create({ email: 'vanished@example.com' })
-  const id = Number(contact.id)
-  await deliverAndDrain(pipeline)
-  sim.webhooks.configure({ targetUrl: 'http://127.0.0.1:1/nowhere', clientSecret: 'x', maxRetries: 0 })
-  sim.contacts.archive(id)
-  await sim.webhooks.flush()
-  pipelineSender()
+  const id = await createSyncedContact({ email: 'vanished@example.com' })
+  await withoutWebhooks(() => sim.contacts.archive(id))
   const change = contactEvent(portalId, 'propertyChange', id, { propertyName: 'email', propertyValue: 'x@example.com' })
   t.equal((await postEvents(pipeline, [change])).statusCode, 200)
   await worker.drain()
@@ -198,6 +229,14 @@ t.test('generic object events for contacts are processed the same way', async (t
 
 function pipelineSender(extra: Record<string, unknown> = {}) {
   configureSender(sim, pipeline.webhookUrl, extra)
+}
+
+/** Makes simulator changes whose webhooks never reach the service. */
+async function withoutWebhooks(change: () => void): Promise<void> {
+  sim.webhooks.configure({ targetUrl: 'http://127.0.0.1:1/nowhere', clientSecret: 'x', maxRetries: 0 })
+  change()
+  await sim.webhooks.flush()
+  pipelineSender()
 }
 
 t.test('nothing was left pending or failed', async (t) => {

@@ -1,14 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 
-import type { ConfigSource } from '../../actions/decide.js'
-import { configSources, replayIntegrationActions } from '../../actions/replay.js'
+import { replayIntegrationActions } from '../../actions/replay.js'
 import type { Logger } from '../../logger.js'
 import { adminAuth } from '../plugins/adminAuth.js'
 import { idParams, type IdParams } from '../schemas/params.js'
-
-interface Body {
-  config?: ConfigSource
-}
+import { replayBody, replayConfigSource, type ReplayBody } from '../schemas/replayBody.js'
 
 /**
  * `POST /integrations/:id/actions/replay`: runs the new-lead actions of every live lead of
@@ -18,16 +14,11 @@ interface Body {
  */
 export const postIntegrationActionsReplay: FastifyPluginAsync = async (app) => {
   await app.register(adminAuth)
-  const body = {
-    type: ['object', 'null'],
-    properties: { config: { type: 'string', enum: configSources } },
-    additionalProperties: false,
-  }
-  app.post<{ Params: IdParams; Body: Body | undefined }>(
+  app.post<{ Params: IdParams; Body: ReplayBody | undefined }>(
     '/integrations/:id/actions/replay',
-    { schema: { params: idParams, body } },
+    { schema: { params: idParams, body: replayBody } },
     async (request) => {
-      const configSource = request.body?.config ?? 'import'
+      const configSource = replayConfigSource(request.body)
       return replayIntegrationActions(app.deps.sql, request.params.id, {
         configSource,
         logger: request.log as Logger,

@@ -1,14 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify'
 
-import type { ConfigSource } from '../../actions/decide.js'
-import { configSources, replayLeadActions } from '../../actions/replay.js'
+import { replayLeadActions } from '../../actions/replay.js'
 import { listLeadActions } from '../../db/leadActions.js'
 import { adminAuth } from '../plugins/adminAuth.js'
 import { idParams, type IdParams } from '../schemas/params.js'
-
-interface Body {
-  config?: ConfigSource
-}
+import { replayBody, replayConfigSource, type ReplayBody } from '../schemas/replayBody.js'
 
 /**
  * `POST /leads/:id/actions/replay`: runs the lead's new-lead actions that have not run yet.
@@ -18,16 +14,11 @@ interface Body {
  */
 export const postLeadActionsReplay: FastifyPluginAsync = async (app) => {
   await app.register(adminAuth)
-  const body = {
-    type: ['object', 'null'],
-    properties: { config: { type: 'string', enum: configSources } },
-    additionalProperties: false,
-  }
-  app.post<{ Params: IdParams; Body: Body | undefined }>(
+  app.post<{ Params: IdParams; Body: ReplayBody | undefined }>(
     '/leads/:id/actions/replay',
-    { schema: { params: idParams, body } },
+    { schema: { params: idParams, body: replayBody } },
     async (request) => {
-      const configSource = request.body?.config ?? 'import'
+      const configSource = replayConfigSource(request.body)
       const outcome = await replayLeadActions(app.deps.sql, request.params.id, { configSource })
       const actions = await listLeadActions(app.deps.sql, outcome.leadId)
       request.log.info(
