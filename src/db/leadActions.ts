@@ -198,16 +198,19 @@ export interface ActionDeadLetterRow {
   created_at: Date
 }
 
+/** Lists dead letters newest first, of one lead or of all, before an id when paging. */
 export async function listActionDeadLetters(
   sql: Queryable,
-  options: { leadId?: number; limit?: number } = {},
+  options: { leadId?: number; before?: number; limit?: number } = {},
 ): Promise<ActionDeadLetterRow[]> {
   const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000)
+  const leadId = options.leadId ?? null
+  const before = options.before ?? null
   return sql<ActionDeadLetterRow[]>`
     select id, event_id, lead_id, deliveries, reason, payload, created_at
     from action_dead_letters
-    where ${options.leadId ?? null}::bigint is null
-       or lead_id = ${options.leadId ?? null}::bigint
+    where (${leadId}::bigint is null or lead_id = ${leadId}::bigint)
+      and (${before}::bigint is null or id < ${before}::bigint)
     order by id desc
     limit ${limit}
   `

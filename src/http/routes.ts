@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 
+import { getActionDeadLetters } from './routes/getActionDeadLetters.js'
 import { getDocs } from './routes/getDocs.js'
 import { getHealthz } from './routes/getHealthz.js'
 import { getIntegration } from './routes/getIntegration.js'
@@ -43,6 +44,7 @@ export const routes: FastifyPluginAsync[] = [
   getLead,
   postLeadActionsReplay,
   postIntegrationActionsReplay,
+  getActionDeadLetters,
   getWebhookEvents,
   postWebhookEventsRetry,
 ]

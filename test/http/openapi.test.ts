@@ -91,6 +91,7 @@ const adminCalls: Omit<Call, 'status'>[] = [
   { method: 'GET', url: '/sync-runs/1', path: '/sync-runs/{runId}' },
   { method: 'GET', url: '/leads/1', path: '/leads/{id}' },
   { method: 'POST', url: '/leads/1/actions/replay', path: '/leads/{id}/actions/replay', payload: replayBody },
+  { method: 'GET', url: '/action-dead-letters', path: '/action-dead-letters' },
   { method: 'GET', url: '/webhook-events', path: '/webhook-events' },
   { method: 'POST', url: '/webhook-events/retry', path: '/webhook-events/retry', payload: { ids: [1] } },
 ]
@@ -259,6 +260,26 @@ t.test('public and admin responses match openapi.yaml', async (t) => {
   await check({ method: 'POST', url: replayUrl, path: integrationReplay, payload: replayBody, status: 200 })
   await check({ method: 'POST', url: '/integrations/999999/actions/replay', path: integrationReplay, status: 404 })
   await check({ method: 'POST', url: replayUrl, path: integrationReplay, payload: badSource, status: 400 })
+
+  const eventId = '0d4c8a52-5b0e-4f8e-9f57-3b1c2f0a7e11'
+  await sql`
+    insert into action_dead_letters (event_id, lead_id, deliveries, reason, payload)
+    values
+      (${eventId}, ${lead.id}, 5, 'DATABASE_ERROR: runLeadActions failed', '{"id": "x"}'::jsonb),
+      (gen_random_uuid(), null, 1, 'unreadable message: not JSON', '"<garbage>"'::jsonb)
+  `
+  const deadLetters = { method: 'GET', path: '/action-dead-letters' } as const
+  const all = await check({ ...deadLetters, url: '/action-dead-letters', status: 200 })
+  t.same(
+    all.json().deadLetters.map((letter: { leadId: number | null }) => letter.leadId),
+    [null, lead.id],
+    'every dead letter, newest first',
+  )
+  const ofLead = await check({ ...deadLetters, url: `/action-dead-letters?leadId=${lead.id}&limit=1`, status: 200 })
+  t.match(ofLead.json(), { deadLetters: [{ eventId, deliveries: 5, reason: /DATABASE_ERROR/ }], nextBefore: Number })
+  const page = await check({ ...deadLetters, url: `/action-dead-letters?before=${ofLead.json().nextBefore}`, status: 200 })
+  t.same(page.json().deadLetters, [], 'nothing before the oldest')
+  await check({ ...deadLetters, url: '/action-dead-letters?leadId=0', status: 400 })
 
   await check({ method: 'POST', url: `/sync/${other.id}`, path: '/sync/{integrationId}', status: 503 })
 
