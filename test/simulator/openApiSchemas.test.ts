@@ -7,7 +7,7 @@ const require = createRequire(import.meta.url)
 const Ajv = require('ajv') as typeof import('ajv').default
 const addFormats = require('ajv-formats') as typeof import('ajv-formats').default
 
-const specPath = new URL('../../../shared/hubspot/crm-contacts-v3.openapi.json', import.meta.url)
+const specPath = new URL('../fixtures/hubspot/crm-contacts-v3.openapi.json', import.meta.url)
 const spec = JSON.parse(readFileSync(specPath, 'utf8'))
 // HubSpot returns null for a requested property without a value, but its spec types every
 // value as a string. So the checks allow null there and nothing else.

@@ -48,7 +48,7 @@ const secret = 'test-client-secret'
 
 t.test('signatures match the shared HubSpot vectors', async (t) => {
   const vectors = JSON.parse(
-    readFileSync(new URL('../../../shared/hubspot/signature-test-vectors.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../fixtures/hubspot/signature-test-vectors.json', import.meta.url), 'utf8'),
   ).vectors as Record<string, string | null>[]
   t.ok(vectors.length >= 10)
   for (const vector of vectors) {
