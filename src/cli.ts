@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url'
 
 import { actionsUsage } from './actions/command.js'
-import { withDatabase, type CommandIo } from './cli/commandContext.js'
+import { withDatabase, type CommandIo, type DatabaseCommandContext } from './cli/commandContext.js'
 import { integrationsUsage, runIntegrationsCommand } from './cli/integrationsCommand.js'
 import { loadConfig, type Config } from './config.js'
 import { resolveEncryptionKey } from './encryptionKey.js'
@@ -23,7 +23,9 @@ Commands:
   help [command]         show this text, or a command's options
 
 Configuration comes from environment variables (see README.md, "Configuration"); every
-command reads the same ones. Run "hubspot-sync COMMAND --help" for a command's options.
+command reads the same ones. sync and actions replay publish the outbox (their events and
+any older ones) to NATS_URL before they exit. When NATS is unreachable the events wait in
+the outbox for the service. Run "hubspot-sync COMMAND --help" for a command's options.
 `
 
 export const serveUsage = `Usage: hubspot-sync serve
@@ -89,7 +91,11 @@ async function runSimulator(argv: string[]): Promise<number> {
 
 async function runActions(config: Config, argv: string[], io: CommandIo): Promise<number> {
   const { runActionsCommand } = await import('./actions/command.js')
-  return withDatabase(config, ({ sql, logger }) => runActionsCommand(argv, { sql, logger, ...io }))
+  return withDatabase(config, async (context) => {
+    const code = await runActionsCommand(argv, { sql: context.sql, logger: context.logger, ...io })
+    if (code !== 2) await publishQueuedEvents(context, io)
+    return code
+  })
 }
 
 async function printHelp(command: string | undefined, io: CommandIo): Promise<number> {
@@ -144,16 +150,26 @@ async function runMigrate(config: Config, argv: string[], io: CommandIo): Promis
 async function runSync(config: Config, argv: string[], io: CommandIo): Promise<number> {
   const { createSyncParts } = await import('./server.js')
   const { runSyncCommand } = await import('./sync/syncCommand.js')
-  return withDatabase(config, async ({ sql, logger }) => {
+  return withDatabase(config, async (context) => {
+    const { sql, logger } = context
     const encryptionKey = await resolveEncryptionKey(config, logger)
     const { clients, sync } = createSyncParts({ config, sql, encryptionKey, logger })
+    let code: number
     try {
-      return await runSyncCommand(argv, { service: sync, sql, stdout: io.stdout, stderr: io.stderr })
+      code = await runSyncCommand(argv, { service: sync, sql, stdout: io.stdout, stderr: io.stderr })
     } finally {
       await sync.stop()
       await clients.close()
     }
+    // Exit code 2 means invalid arguments: nothing ran, so nothing new waits.
+    if (code !== 2) await publishQueuedEvents(context, io)
+    return code
   })
+}
+
+async function publishQueuedEvents(context: DatabaseCommandContext, io: CommandIo): Promise<void> {
+  const { publishOutbox } = await import('./cli/publishOutbox.js')
+  await publishOutbox(context, io)
 }
 
 /** Prints a failure as one line an operator can act on; LOG_LEVEL=debug adds the stack. */

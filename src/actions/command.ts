@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util'
 
 import type { Sql } from '../db/connection.js'
+import { listLeadActions, type LeadAction } from '../db/leadActions.js'
 import { isAppError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { ConfigSource } from './decide.js'
 import { configSources, replayIntegrationActions, replayLeadActions } from './replay.js'
+import type { ActionResult } from './runLeadActions.js'
 
 export interface ActionsCommandOutput {
   write(text: string): unknown
@@ -49,7 +51,11 @@ export async function runActionsCommand(argv: string[], deps: ActionsCommandDeps
   try {
     if (parsed.target === 'lead') {
       const outcome = await replayLeadActions(deps.sql, parsed.id, { configSource: parsed.configSource })
-      for (const result of outcome.results) stdout.write(`${formatResult(result)}\n`)
+      const records = await listLeadActions(deps.sql, outcome.leadId)
+      for (const result of outcome.results) {
+        const record = records.find((entry) => entry.action === result.action) ?? null
+        stdout.write(`${formatResult(result, record)}\n`)
+      }
       return 0
     }
     const summary = await replayIntegrationActions(deps.sql, parsed.id, {
@@ -68,9 +74,23 @@ export async function runActionsCommand(argv: string[], deps: ActionsCommandDeps
   }
 }
 
-function formatResult(result: { action: string; status: string; reason: string | null; recorded: boolean }): string {
-  if (!result.recorded) return `${result.action}: already recorded, not run again`
-  return result.reason === null ? `${result.action}: ${result.status}` : `${result.action}: ${result.status} (${result.reason})`
+/**
+ * Formats an action's status and reason in the words of the replay API's `results`. When
+ * this replay recorded nothing, the record of an earlier run stays, and it is named if it
+ * differs from this replay's decision.
+ */
+function formatResult(result: ActionResult, record: LeadAction | null): string {
+  const decided = describeOutcome(result.status, result.reason)
+  if (result.recorded) return `${result.action}: ${decided}`
+  const earlier = record ? describeOutcome(record.status, record.reason) : null
+  if (earlier === null || earlier === decided) {
+    return `${result.action}: ${decided}, as recorded by an earlier run`
+  }
+  return `${result.action}: ${decided}; an earlier run recorded ${earlier}, which stays`
+}
+
+function describeOutcome(status: string, reason: string | null): string {
+  return reason === null ? status : `${status} (${reason})`
 }
 
 export function parseActionsArgs(argv: string[]): ReplayArgs {

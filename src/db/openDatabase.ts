@@ -8,7 +8,7 @@ export interface OpenedDatabase {
   sql: Sql
   /** Set when no DATABASE_URL was given and the embedded cluster in DATA_DIR is used. */
   embedded: EmbeddedDatabase | null
-  /** Closes the pool, then stops the embedded cluster when this process started it. */
+  /** Closes the pool, then leaves the embedded cluster, stopping it when no other process uses it. */
   close(): Promise<void>
 }
 

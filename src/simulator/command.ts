@@ -74,6 +74,10 @@ export async function runSimulatorCommand(argv: string[]): Promise<void> {
   }
   const defaults = values.defaults ?? 'realistic'
   if (defaults !== 'realistic' && defaults !== 'test') throw new Error(`--defaults must be realistic or test, got ${defaults}`)
+  const webhookUrl = values['webhook-url']
+  if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) {
+    throw new Error(`--webhook-url must be an http or https URL, got ${webhookUrl}`)
+  }
 
   const sim = await startSimulator({
     contacts: integer(values.contacts, 'contacts', 1000),
@@ -87,8 +91,14 @@ export async function runSimulatorCommand(argv: string[]): Promise<void> {
     clientSecret: values['client-secret'],
     options: optionsFrom(values),
   })
-  configureWebhooks(sim, values)
-  printBanner(sim)
+  let webhooks: WebhookTarget | null
+  try {
+    webhooks = configureWebhooks(sim, values)
+  } catch (error) {
+    await sim.close()
+    throw error
+  }
+  process.stdout.write(formatBanner(sim, webhooks))
   await waitForSignal()
   await sim.close()
 }
@@ -116,16 +126,34 @@ function optionsFrom(values: Values): SimulatorOptionsPatch {
   return { ...patch, search, faults, rateLimits }
 }
 
-function configureWebhooks(sim: Simulator, values: Values): void {
-  if (!values['webhook-url']) return
-  sim.webhooks.configure({
-    targetUrl: values['webhook-url'],
-    clientSecret: values['webhook-secret'] ?? sim.oauth.clientSecret,
-    retryTimeScale: values['webhook-retry-scale'] === undefined ? 1 : number(values['webhook-retry-scale'], 'webhook-retry-scale'),
-  })
+/** Webhook target URL and signing secret, as the banner prints them. */
+export interface WebhookTarget {
+  targetUrl: string
+  clientSecret: string
 }
 
-function printBanner(sim: Simulator): void {
+function configureWebhooks(sim: Simulator, values: Values): WebhookTarget | null {
+  const targetUrl = values['webhook-url']
+  if (!targetUrl) return null
+  const target = { targetUrl, clientSecret: values['webhook-secret'] ?? sim.oauth.clientSecret }
+  sim.webhooks.configure({
+    ...target,
+    retryTimeScale: values['webhook-retry-scale'] === undefined ? 1 : number(values['webhook-retry-scale'], 'webhook-retry-scale'),
+  })
+  return target
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const { protocol } = new URL(text)
+    return protocol === 'http:' || protocol === 'https:'
+  } catch {
+    return false
+  }
+}
+
+/** Builds the start-up text: address, credentials, how to point the service at it, and webhooks. */
+export function formatBanner(sim: Simulator, webhooks: WebhookTarget | null): string {
   const grant = sim.oauth.issueGrant()
   const lines = [
     `HubSpot simulator listening on ${sim.url} (portal ${sim.portalId}, ${sim.contacts.count()} contacts)`,
@@ -139,10 +167,28 @@ function printBanner(sim: Simulator): void {
     `  HUBSPOT_API_URL=${sim.url} HUBSPOT_CLIENT_ID=${sim.oauth.clientId} HUBSPOT_CLIENT_SECRET=${sim.oauth.clientSecret}`,
     `Try it:`,
     `  curl -H 'Authorization: Bearer ${sim.privateAppToken}' '${sim.url}/crm/v3/objects/contacts?limit=2'`,
+    ...webhookLines(webhooks, sim.oauth.clientSecret),
     `Control API: ${sim.url}/_simulator/state (see docs/simulator.md). Ctrl-C stops it.`,
     ``,
   ]
-  process.stdout.write(lines.join('\n'))
+  return lines.join('\n')
+}
+
+function webhookLines(webhooks: WebhookTarget | null, oauthClientSecret: string): string[] {
+  if (!webhooks) {
+    return ['Webhooks: off; start with --webhook-url URL to send contact changes to the service.']
+  }
+  const { targetUrl, clientSecret } = webhooks
+  const lines = [
+    `Webhooks: every contact change is sent to ${targetUrl}, signed with ${clientSecret}.`,
+    `  The service verifies them with:`,
+    `  WEBHOOK_PUBLIC_URL=${targetUrl} HUBSPOT_CLIENT_SECRET=${clientSecret}`,
+  ]
+  if (clientSecret !== oauthClientSecret) {
+    // The service has one HUBSPOT_CLIENT_SECRET for token refreshes and webhook signatures.
+    lines.push('  This secret differs from the OAuth client secret, so OAuth token refreshes fail with it.')
+  }
+  return lines
 }
 
 function waitForSignal(): Promise<void> {

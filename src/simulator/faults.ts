@@ -1,5 +1,6 @@
 import type { FaultOptions } from './options.js'
 import type { Random } from './random.js'
+import { SimulatorError } from './simulatorError.js'
 
 /** A fault queued for the next matching request(s), for tests that need one exact failure. */
 export interface QueuedFault {
@@ -11,6 +12,92 @@ export interface QueuedFault {
   endpoint?: string
   /** How many requests it applies to (default 1). */
   count?: number
+}
+
+export const faultKinds = ['status', 'drop', 'slow'] as const
+
+type FaultKind = QueuedFault['kind']
+
+/** Fields each kind takes besides `kind`, `endpoint` and `count`. */
+const kindFields: Record<FaultKind, readonly string[]> = {
+  status: ['status'],
+  drop: [],
+  slow: ['delayMs'],
+}
+
+/** One rejected field of a fault, named by its JSON path such as `faults[0].kind`. */
+export interface FaultIssue {
+  field: string
+  message: string
+}
+
+/**
+ * Checks a list of queued faults and returns the issues. Rejected are a kind outside
+ * `faultKinds`, a field the kind does not take, a status outside 100-599, a negative or
+ * fractional `delayMs` or `count`, and an endpoint missing from `endpoints` when given.
+ */
+export function findFaultIssues(faults: unknown, endpoints?: readonly string[]): FaultIssue[] {
+  if (!Array.isArray(faults)) {
+    const message = 'faults must be an array such as [{"kind": "status", "status": 503}]'
+    return [{ field: 'faults', message }]
+  }
+  return faults.flatMap((fault, index) => findIssuesOfOne(fault, `faults[${index}]`, endpoints))
+}
+
+function findIssuesOfOne(
+  fault: unknown,
+  path: string,
+  endpoints?: readonly string[],
+): FaultIssue[] {
+  if (typeof fault !== 'object' || fault === null || Array.isArray(fault)) {
+    const message = `${path} must be an object with a kind (status, drop or slow)`
+    return [{ field: path, message }]
+  }
+  const input = fault as Record<string, unknown>
+  if (!faultKinds.includes(input.kind as FaultKind)) {
+    const message = `${path}.kind is ${JSON.stringify(input.kind)}; expected status, drop or slow`
+    return [{ field: `${path}.kind`, message }]
+  }
+
+  const kind = input.kind as FaultKind
+  const allowed = ['kind', ...kindFields[kind], 'endpoint', 'count']
+  const issues: FaultIssue[] = Object.keys(input)
+    .filter((key) => !allowed.includes(key))
+    .map((key) => ({
+      field: `${path}.${key}`,
+      message: `${path}.${key} is not a field of a ${kind} fault; allowed: ${allowed.join(', ')}`,
+    }))
+  const check = (key: string, isValid: (value: unknown) => boolean, expected: string) => {
+    if (input[key] === undefined || isValid(input[key])) return
+    issues.push({ field: `${path}.${key}`, message: `${path}.${key} must be ${expected}` })
+  }
+
+  check('status', (value) => isIntegerIn(value, 100, 599), 'an HTTP status from 100 to 599')
+  check('delayMs', (value) => isIntegerIn(value, 0), 'a whole number of milliseconds, 0 or more')
+  check('count', (value) => isIntegerIn(value, 1), 'a whole number, 1 or more')
+  check('endpoint', (value) => isKnownEndpoint(value, endpoints), describeEndpoints(endpoints))
+  return issues
+}
+
+function isIntegerIn(value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+}
+
+function isKnownEndpoint(value: unknown, endpoints?: readonly string[]): boolean {
+  return typeof value === 'string' && (endpoints === undefined || endpoints.includes(value))
+}
+
+function describeEndpoints(endpoints?: readonly string[]): string {
+  if (endpoints === undefined) {
+    return 'an endpoint as request counts name it, such as GET /crm/v3/objects/contacts'
+  }
+  return `one of: ${endpoints.join(', ')}`
+}
+
+/** Returns the 400 the control API sends for invalid faults, with every issue in `errors`. */
+export function invalidFaultsError(issues: FaultIssue[]): SimulatorError {
+  const message = issues.map((issue) => issue.message).join('; ')
+  return SimulatorError.validation(message, { errors: issues })
 }
 
 export type FaultDecision =
@@ -28,7 +115,10 @@ export class FaultInjector {
     private readonly random: Random,
   ) {}
 
-  enqueue(faults: QueuedFault[]): void {
+  /** Queues faults after checking them; throws a 400 SimulatorError naming each invalid field. */
+  enqueue(faults: QueuedFault[], endpoints?: readonly string[]): void {
+    const issues = findFaultIssues(faults, endpoints)
+    if (issues.length > 0) throw invalidFaultsError(issues)
     for (const fault of faults) this.queue.push({ count: 1, ...fault })
   }
 

@@ -26,6 +26,11 @@ export const syncUsage = `Usage: hubspot-sync sync (--integration ID | --all) [-
 Runs a sync in the foreground and exits when it ends: 0 when every run succeeded, 1 when
 one failed, was rate-limited or was interrupted, 2 for invalid arguments.
 
+Afterwards it publishes the outbox (the lead and run events) to NATS_URL, waiting up to
+5 seconds for a connection and publishing for up to 60 seconds. When NATS is unreachable
+the events wait in the outbox until the service (hubspot-sync serve) publishes them; the
+exit code does not change.
+
   --integration ID  integration to sync
   --all             every active integration, one after the other
   --kind KIND       contacts (default), archived or drift

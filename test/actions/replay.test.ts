@@ -134,7 +134,7 @@ t.test('actions replay command', async (t) => {
 
   const again = output()
   await runActionsCommand(['replay', '--lead', String(lead.id)], { sql, stdout: again, stderr: output() })
-  t.match(again.text(), /analyze: already recorded, not run again/)
+  t.match(again.text(), /analyze: done, as recorded by an earlier run/)
 
   const summary = output()
   const code = await runActionsCommand(['replay', '--integration', String(integration.id)], {
