@@ -73,6 +73,7 @@ async function readStream(t: Test, stream: string): Promise<StoredMessage[]> {
   const messages: StoredMessage[] = []
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
     const message = await jsm.streams.getMessage(stream, { seq })
+    if (!message) throw new Error(`message ${seq} of ${stream} is missing`)
     const event = message.json<{ type: string; data: { email?: string | null } }>()
     messages.push({ subject: message.subject, type: event.type, email: event.data.email ?? null })
   }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 
 import type { JetStreamClient } from '@nats-io/jetstream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 import { insertOutboxEvents } from '../../src/db/outbox.js'
 import { buildEvent } from '../../src/events/envelope.js'
@@ -45,16 +45,11 @@ class CountingNats extends NatsManager {
   }
 }
 
-function startCountingNats(t: Tap.Test, prefix: string, url = natsUrl): CountingNats {
+function startCountingNats(t: Test, prefix: string, url = natsUrl): CountingNats {
   const nats = new CountingNats({ url, subjectPrefix: prefix, logger: silentLogger })
   nats.start()
   t.teardown(() => nats.close())
   return nats
-}
-
-type Tap = typeof import('tap')
-declare namespace Tap {
-  type Test = Parameters<Parameters<Tap['test']>[1] & ((t: any) => any)>[0]
 }
 
 const { sql } = await createTestDatabase(t)
@@ -266,7 +261,7 @@ function freePort(): Promise<number> {
 }
 
 /** Starts a JetStream-enabled nats-server of this test's own on `port`, stopped at teardown. */
-async function startPrivateNatsServer(t: Tap.Test, port: number): Promise<void> {
+async function startPrivateNatsServer(t: Test, port: number): Promise<void> {
   const storeDir = await mkdtemp(path.join(tmpdir(), 'relay-nats-'))
   const server = spawn(natsServerBinary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
     stdio: 'ignore',

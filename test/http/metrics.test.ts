@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 import { testConfig } from '../../src/config.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
@@ -93,7 +93,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
   throw new Error(`${what} did not happen within ${timeoutMs} ms`)
 }
 
-async function startWithSimulator(t: Tap.Test, simulator: Simulator) {
+async function startWithSimulator(t: Test, simulator: Simulator) {
   const { url, sql } = await createTestDatabase(t)
   const port = await freePort()
   const webhookUrl = `http://127.0.0.1:${port}/webhooks/hubspot`

@@ -1,5 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 import { buildApp, type AppDeps } from '../../src/app.js'
 import { testConfig } from '../../src/config.js'
@@ -40,7 +40,7 @@ const checkedResponses = new Set<string>()
  * Sends a request, asserts its status, and asserts that its body matches the schema
  * openapi.yaml gives for that path, method, status and content type.
  */
-async function checkResponse(t: Tap.Test, app: FastifyInstance, call: Call): Promise<LightMyRequestResponse> {
+async function checkResponse(t: Test, app: FastifyInstance, call: Call): Promise<LightMyRequestResponse> {
   const { method, url, path, status, payload } = call
   const response = await app.inject({ method, url, payload, headers: call.headers ?? auth })
   const type = String(response.headers['content-type'] ?? '')
@@ -59,7 +59,7 @@ function webhookConfig(overrides: Record<string, string> = {}) {
 }
 
 /** Builds the full app on a database that refuses every connection. */
-async function buildAppWithoutDatabase(t: Tap.Test, extra: Partial<AppDeps> = {}): Promise<FastifyInstance> {
+async function buildAppWithoutDatabase(t: Test, extra: Partial<AppDeps> = {}): Promise<FastifyInstance> {
   const sql = connect('postgres://root@127.0.0.1:1/unreachable', { maxConnections: 1 })
   t.teardown(() => sql.end({ timeout: 1 }))
   const logger = createLogger('silent')
@@ -139,7 +139,7 @@ const comparedKeywords = ['type', 'minimum', 'maximum', 'enum', 'pattern']
  * route schema.
  */
 function compareParameters(
-  t: Tap.Test,
+  t: Test,
   route: { method: string; path: string },
   location: 'path' | 'query',
   routeSchema: { properties?: Record<string, Record<string, unknown>> } | undefined,

@@ -230,7 +230,7 @@ t.test('client retry policies', async (t) => {
   })
 
   t.test('a reset connection is retried', async (t) => {
-    const handler = answerInTurn([(_request, response) => response.socket?.destroy(), okList])
+    const handler = answerInTurn([(_request, response) => void response.socket?.destroy(), okList])
     const { fake, api } = await startClient(t, target, handler)
 
     const page = await api.listContacts({})

@@ -123,8 +123,10 @@ t.test('the control API writes contacts and reads request counts', async (t) => 
     body: JSON.stringify({ properties: { email: 'control@example.com' } }),
   })
   t.equal(response.status, 201)
-  const created = await response.json()
+  const created = (await response.json()) as { id: string }
   t.equal((await call(sim, 'GET', `${contacts}/${created.id}`)).status, 200)
-  const counts = await (await fetch(`${sim.url}/_simulator/request-counts`)).json()
+  const counts = (await (await fetch(`${sim.url}/_simulator/request-counts`)).json()) as {
+    byEndpoint: Record<string, { byStatus: Record<string, number> }>
+  }
   t.equal(counts.byEndpoint['GET /crm/v3/objects/contacts/{id}'].byStatus['200'], 1)
 })
