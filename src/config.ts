@@ -54,6 +54,10 @@ const schema = z.object({
   ACTIONS_MAX_DELIVERIES: positiveInt.max(100).default(5),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  OUTBOX_RETENTION_HOURS: positiveInt.max(24 * 365).default(168),
+  // At least a day: a repeated delivery is dropped only while its first copy is kept, and
+  // HubSpot retries a failed delivery up to 10 times over 24 hours.
+  INBOX_RETENTION_DAYS: positiveInt.max(365).default(7),
 })
 
 export type Config = Readonly<z.infer<typeof schema>>

@@ -121,21 +121,31 @@ export async function purgeLeads(
     from ${contactTimesTable(sql, items)}
     order by x.contact_id
     on conflict (integration_id, hubspot_contact_id) do update set
-      email = null,
-      first_name = null,
-      last_name = null,
-      phone = null,
-      company = null,
-      job_title = null,
-      lifecycle_stage = null,
-      hubspot_owner_id = null,
-      properties = '{}'::jsonb,
-      content_hash = ${purgedContentHash},
+      ${erasedLeadColumns(sql)},
       deleted_at = coalesce(leads.deleted_at, excluded.deleted_at),
       purged_at = now(),
       updated_at = now()
     where leads.purged_at is null
     returning id, hubspot_contact_id, purged_at, (xmax = 0) as inserted
+  `
+}
+
+/**
+ * Builds the assignments that erase a lead's personal columns and raw properties, for the
+ * `set` list of an update. The caller sets `purged_at` and `updated_at`.
+ */
+export function erasedLeadColumns(sql: Queryable): Fragment {
+  return sql`
+    email = null,
+    first_name = null,
+    last_name = null,
+    phone = null,
+    company = null,
+    job_title = null,
+    lifecycle_stage = null,
+    hubspot_owner_id = null,
+    properties = '{}'::jsonb,
+    content_hash = ${purgedContentHash}
   `
 }
 

@@ -38,6 +38,11 @@ export async function refreshContacts(request: RefreshRequest): Promise<RefreshR
   const ids = [...new Set(request.contactIds)]
   if (ids.length === 0) return emptyResult
 
+  // The deletion time of a contact the read misses. HubSpot responded after this moment, so
+  // a restore or edit it reports later is newer than the deletion, as it is in HubSpot.
+  // NOTE: this time comes from our clock, so clock skew against HubSpot can still misorder
+  // a restore made within the skew of the read.
+  const readStartedAt = new Date()
   const read = await request.api.batchReadContacts(ids.map(String), { properties: syncedProperties })
   const contacts = withMergeHints(read.contacts, request.merges ?? [])
   const imported =
@@ -54,7 +59,7 @@ export async function refreshContacts(request: RefreshRequest): Promise<RefreshR
   const deletedAsMissing = await deleteContacts(
     request.sql,
     { integration: request.integration, origin: request.origin },
-    missing.map((contactId) => ({ contactId, at: new Date() })),
+    missing.map((contactId) => ({ contactId, at: readStartedAt })),
   )
   return { read: contacts.length, imported, deletedAsMissing }
 }

@@ -1,5 +1,6 @@
 import type { Sql } from '../db/connection.js'
 import type { Integration } from '../db/integrations.js'
+import { eraseWebhookEventsOfPurgedContacts } from '../db/privacy.js'
 import type { HubSpotClients } from '../hubspot/client.js'
 import { refreshContacts, type RefreshResult } from './contactRefresh.js'
 import type { PortalPlan } from './inboxPlan.js'
@@ -23,7 +24,9 @@ export interface AppliedPlan {
  * Applies one integration's coalesced events: privacy deletions first (nothing later may
  * bring the person back), then deletions and restores, then one batch read of every
  * contact that was created, changed, restored or merged, imported with origin `webhook`.
- * Last, the restore times are recorded, so a deletion delivered late stays stale.
+ * Then the restore times are recorded, so a deletion delivered late stays stale. Last, the
+ * property values of events about purged contacts are erased: HubSpot can deliver an event
+ * again after the privacy deletion, and the inbox stores it anew.
  * Each step is idempotent, so a retry after a failure part-way repeats nothing visible.
  */
 export async function applyPortalPlan(
@@ -68,5 +71,10 @@ export async function applyPortalPlan(
     merges: plan.merges,
   })
   await recordRestoreTimes(sql, target, restores)
+  await eraseWebhookEventsOfPurgedContacts(sql, {
+    integrationId: integration.id,
+    portalId: integration.portalId,
+    contactIds: [...plan.contacts.map((contact) => contact.contactId), ...toRead],
+  })
   return { purged, deleted, restored, refresh }
 }

@@ -3,6 +3,7 @@ import type { Integration } from '../db/integrations.js'
 import { purgeLeads, restoreLeads, softDeleteLeads, type ContactAt } from '../db/leadLifecycle.js'
 import { toLead } from '../db/leads.js'
 import { insertOutboxEvents } from '../db/outbox.js'
+import { eraseContactCopies, findAbsorbedContactIds, purgeExistingLeads } from '../db/privacy.js'
 import { deterministicEventId } from '../events/eventIds.js'
 import {
   buildLeadDeletedEvent,
@@ -109,23 +110,33 @@ export async function recordRestoreTimes(sql: Sql, target: LifecycleTarget, item
 
 /**
  * Erases the personal data of privacy-deleted contacts, keeping a tombstone, and queues
- * leads.purged (ids only) for every lead that existed. A later deletion or import never
- * undoes it. Returns the number of existing leads purged.
+ * leads.purged (ids only) for every lead that existed. HubSpot sends the privacy deletion
+ * for the merge survivor only, so the leads merged into it, through chains of merges, are
+ * purged too. The copies kept beside the leads (outbox events, dead letters, webhook events)
+ * are erased in the same transaction. A later deletion or import never undoes it. Returns
+ * the number of existing leads purged.
  */
 export async function purgeContacts(sql: Sql, target: LifecycleTarget, items: ContactAt[]): Promise<number> {
   if (items.length === 0) return 0
+  const { id: integrationId, portalId } = target.integration
   return runInTransaction(sql, 'purgeContacts', async (tx) => {
-    const rows = await purgeLeads(tx, target.integration.id, items)
-    const purged = rows.filter((row) => !row.inserted)
+    const survivors = await purgeLeads(tx, integrationId, items)
+    const contactIds = items.map((item) => item.contactId)
+    const absorbedIds = await findAbsorbedContactIds(tx, integrationId, contactIds)
+    const absorbed = await purgeExistingLeads(tx, integrationId, absorbedIds)
+
+    await eraseContactCopies(tx, { integrationId, portalId, contactIds: [...contactIds, ...absorbedIds] })
+
+    const purged = [...survivors.filter((row) => !row.inserted), ...absorbed]
     const events = purged.map((row) =>
       buildLeadPurgedEvent(
         {
           leadId: row.id,
-          integrationId: target.integration.id,
+          integrationId,
           hubspotContactId: row.hubspot_contact_id,
           purgedAt: row.purged_at,
         },
-        { portalId: target.integration.portalId, origin: target.origin },
+        { portalId, origin: target.origin },
       ),
     )
     await insertOutboxEvents(tx, events)

@@ -4,8 +4,10 @@ import fp from 'fastify-plugin'
 import { AsyncTask, SimpleIntervalJob } from 'toad-scheduler'
 
 import type { Config } from '../config.js'
+import type { Sql } from '../db/connection.js'
 import type { RunKind } from '../db/syncRuns.js'
 import type { Logger } from '../logger.js'
+import { retentionPolicy, runRetentionPass } from './retention.js'
 import type { SyncService } from './runner.js'
 
 export interface SyncScheduleOptions {
@@ -16,6 +18,10 @@ export interface SyncScheduleOptions {
   syncIntervalMs?: number
   /** Interval of archived and drift runs; defaults to RECONCILE_INTERVAL_HOURS. */
   reconcileIntervalMs?: number
+  /** Database of the retention job, by default the app's `deps.sql`. Without one the job is not scheduled. */
+  sql?: Sql
+  /** Interval of retention passes, by default `retentionIntervalMs` (10 minutes). */
+  retentionIntervalMs?: number
 }
 
 /** Job ids, as `app.scheduler.getById` finds them. */
@@ -65,6 +71,7 @@ async function syncSchedulePlugin(app: FastifyInstance, options: SyncScheduleOpt
   schedule('contacts', syncIntervalMs)
   schedule('archived', reconcileIntervalMs)
   schedule('drift', reconcileIntervalMs)
+  scheduleRetention(app, options, () => isClosing)
   logger.info({ syncIntervalMs, reconcileIntervalMs }, 'sync schedule started')
 }
 
@@ -72,3 +79,35 @@ export const syncSchedule = fp(syncSchedulePlugin, {
   fastify: '5.x',
   name: 'hubspot-sync-schedule',
 })
+
+/** Job id of the retention passes, as `app.scheduler.getById` finds it. */
+export const retentionJobId = 'data-retention'
+
+/** Default interval of retention passes. */
+export const retentionIntervalMs = 10 * 60_000
+
+/**
+ * Schedules retention passes (`runRetentionPass`): published outbox events older than
+ * OUTBOX_RETENTION_HOURS and processed webhook events older than INBOX_RETENTION_DAYS are
+ * deleted. Each replica with the scheduler runs them, and their batches skip each other's rows.
+ */
+function scheduleRetention(app: FastifyInstance, options: SyncScheduleOptions, isClosing: () => boolean): void {
+  const sql = options.sql ?? (app.hasDecorator('deps') ? app.deps.sql : undefined)
+  if (sql === undefined) {
+    options.logger.warn('retention job not scheduled: no database was given to the schedule')
+    return
+  }
+  const policy = retentionPolicy(options.config)
+  const task = new AsyncTask(
+    retentionJobId,
+    async () => {
+      if (isClosing()) return
+      const result = await runRetentionPass(sql, policy)
+      if (result.outboxDeleted + result.inboxDeleted > 0) options.logger.info(result, 'retention pass deleted old events')
+    },
+    (error) => options.logger.error({ err: error }, 'retention pass failed'),
+  )
+  const intervalMs = options.retentionIntervalMs ?? retentionIntervalMs
+  const job = new SimpleIntervalJob({ milliseconds: intervalMs }, task, { id: retentionJobId, preventOverrun: true })
+  app.scheduler.addSimpleIntervalJob(job)
+}

@@ -1,9 +1,14 @@
+import { setTimeout as delay } from 'node:timers/promises'
+
 import t from 'tap'
 
+import type { ContactsApi } from '../../src/hubspot/client.js'
+import { refreshContacts } from '../../src/sync/contactRefresh.js'
 import { importContacts } from '../../src/sync/import.js'
 import { deleteContacts, purgeContacts, recordRestoreTimes, restoreContacts } from '../../src/sync/lifecycle.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { createIntegration, hubspotContact, lead, outboxEvents, outboxSubjects } from '../webhooks/fixtures/leads.js'
+import { startPipeline } from '../webhooks/fixtures/pipeline.js'
 
 const { sql } = await createTestDatabase(t)
 let nextPortalId = 7100
@@ -107,4 +112,55 @@ t.test('purge of an unknown contact leaves a tombstone that blocks a late import
   const result = await importContacts(sql, { integration, origin: 'webhook', contacts: [late] })
   t.equal(result.outcomes[0].reason, 'purged')
   t.same(await outboxSubjects(sql, integration.id), [])
+})
+
+/**
+ * Wraps a real client so that `restore` changes HubSpot right after it responds to a batch
+ * read, while the service still works on the response. `state.restoredAt` is the restore time.
+ */
+function restoreAfterRead(api: ContactsApi, restore: () => Date) {
+  const state = { restoredAt: null as Date | null }
+  const wrapped: ContactsApi = {
+    listContacts: (options) => api.listContacts(options),
+    searchContacts: (request) => api.searchContacts(request),
+    get stats() {
+      return api.stats
+    },
+    async batchReadContacts(ids, options) {
+      const result = await api.batchReadContacts(ids, options)
+      // A few milliseconds on each side keep the restore apart from the read and the deletion.
+      await delay(3)
+      state.restoredAt = restore()
+      await delay(3)
+      return result
+    },
+  }
+  return { wrapped, state }
+}
+
+t.test('contact missing from a read is deleted as of the read', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false })
+  const id = Number(p.sim.contacts.create({ email: 'gap@example.com', firstname: 'Before' }).id)
+  const api = p.clients.forIntegration(p.integration)
+  const request = { sql: p.db.sql, integration: p.integration, origin: 'webhook' as const, contactIds: [id] }
+  await refreshContacts({ ...request, api })
+  t.equal((await lead(p.db.sql, p.integration.id, id))?.firstName, 'Before', 'lead imported')
+
+  p.sim.contacts.archive(id)
+  const racing = restoreAfterRead(api, () => new Date(p.sim.contacts.restore(id).updatedAt))
+  const result = await refreshContacts({ ...request, api: racing.wrapped })
+  t.equal(result.deletedAsMissing, 1, 'lead deleted as missing')
+
+  const restoredAt = racing.state.restoredAt as Date
+  const deleted = await lead(p.db.sql, p.integration.id, id)
+  t.ok(deleted?.deletedAt, 'deleted_at set')
+  t.ok((deleted?.deletedAt as Date) < restoredAt, 'deletion is older than the restore HubSpot made after the read')
+
+  const target = { integration: p.integration, origin: 'webhook' as const }
+  t.equal(await restoreContacts(p.db.sql, target, [{ contactId: id, at: restoredAt }]), 1, 'restore event revives the lead')
+  p.sim.contacts.update(id, { firstname: 'After' })
+  await refreshContacts({ ...request, api })
+  const revived = await lead(p.db.sql, p.integration.id, id)
+  t.equal(revived?.deletedAt, null, 'lead live')
+  t.equal(revived?.firstName, 'After', 'lead has the edit made after the restore')
 })
