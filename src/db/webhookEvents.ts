@@ -31,7 +31,8 @@ export interface NewWebhookEvent {
   subscriptionType: string
   objectId: number | null
   occurredAt: Date
-  status: 'pending' | 'done' | 'ignored'
+  /** `failed` is for an event that can never be applied, stored with its reason. */
+  status: 'pending' | 'done' | 'ignored' | 'failed'
   reason: string | null
 }
 

@@ -2,11 +2,28 @@ import { createHash } from 'node:crypto'
 
 import { z } from 'zod'
 
+/**
+ * Message of the issue for an id of 2^53 or more. A JavaScript number represents integers
+ * exactly only below 2^53, so such an id could name the wrong contact. HubSpot's ids stay
+ * far below.
+ */
+export const unsafeIdMessage = 'expected an id below 2^53 (9007199254740992); larger ids cannot be held exactly'
+
 /** Ids arrive as JSON numbers; numeric strings are accepted too, in case a proxy rewrote them. */
-const objectId = z.union([
-  z.number().int().nonnegative(),
-  z.string().regex(/^\d{1,16}$/, 'expected a numeric id').transform(Number),
-])
+const objectId = z
+  .union([z.number(), z.string().regex(/^\d{1,30}$/, 'expected a numeric id')])
+  .transform((value, context) => {
+    const id = Number(value)
+    if (!Number.isInteger(id) || id < 0) {
+      context.addIssue({ code: 'custom', message: 'expected a non-negative integer id', input: value })
+      return z.NEVER
+    }
+    if (!Number.isSafeInteger(id)) {
+      context.addIssue({ code: 'custom', message: unsafeIdMessage, input: value })
+      return z.NEVER
+    }
+    return id
+  })
 
 const maxDateMs = 8.64e15
 
@@ -50,6 +67,67 @@ export const webhookEventSchema = z
   })
 
 export type WebhookEvent = z.infer<typeof webhookEventSchema>
+
+/** The fields every event needs before it can be stored: its portal, time and type. */
+const webhookEventBaseSchema = z
+  .looseObject({
+    portalId: objectId,
+    occurredAt: webhookEventSchema.shape.occurredAt,
+    subscriptionType: webhookEventSchema.shape.subscriptionType,
+    eventType: webhookEventSchema.shape.eventType,
+  })
+  .refine((event) => event.subscriptionType !== undefined || event.eventType !== undefined, {
+    message: 'missing subscriptionType',
+    path: ['subscriptionType'],
+  })
+
+/** One delivered event that the inbox can store. */
+export interface ReceivedEvent {
+  /** The validated event, without the fields listed in `invalidFields`. */
+  event: WebhookEvent
+  /** Known fields that failed validation, with their values as received; null when none did. */
+  invalidFields: Record<string, unknown> | null
+  /** Reason a contact event cannot be applied, or null for events the worker processes or ignores. */
+  failure: string | null
+}
+
+export type EventCheck = { ok: true; received: ReceivedEvent } | { ok: false; issues: z.core.$ZodIssue[] }
+
+/**
+ * Validates one element of a delivery. A contact event must match the schema, with one
+ * exception: an id of 2^53 or more makes it a `failure` to store, not an invalid batch.
+ * Any other event is only stored as ignored, so a field of an unexpected type is set aside
+ * in `invalidFields` instead of failing the batch. Every event needs `portalId`,
+ * `occurredAt` and a type.
+ */
+export function checkWebhookEvent(element: unknown): EventCheck {
+  const full = webhookEventSchema.safeParse(element)
+  if (full.success) return { ok: true, received: { event: full.data, invalidFields: null, failure: null } }
+
+  const base = webhookEventBaseSchema.safeParse(element)
+  if (!base.success) return { ok: false, issues: full.error.issues }
+
+  const raw = element as Record<string, unknown>
+  const isContact = contactEventKind(baseView(base.data, raw.objectTypeId)) !== null
+  if (isContact && !full.error.issues.every((issue) => issue.message === unsafeIdMessage)) {
+    return { ok: false, issues: full.error.issues }
+  }
+
+  const fields = [...new Set(full.error.issues.map((issue) => String(issue.path[0])))]
+  const rest = { ...raw }
+  for (const field of fields) delete rest[field]
+  const again = webhookEventSchema.safeParse(rest)
+  // Unreachable while every field outside the base schema is optional.
+  if (!again.success) return { ok: false, issues: full.error.issues }
+
+  const invalidFields = Object.fromEntries(fields.map((field) => [field, raw[field]]))
+  const failure = isContact ? `contact event not applied: ${fields.join(', ')}: ${unsafeIdMessage}` : null
+  return { ok: true, received: { event: again.data, invalidFields, failure } }
+}
+
+function baseView(base: z.infer<typeof webhookEventBaseSchema>, objectTypeId: unknown): WebhookEvent {
+  return { ...base, objectTypeId: typeof objectTypeId === 'string' ? objectTypeId : undefined }
+}
 
 export const webhookBatchSchema = z.array(webhookEventSchema)
 
@@ -102,9 +180,9 @@ function parseKind(type: string, objectTypeId: string | undefined): ContactEvent
  * `contact.creation` and the generic `object.creation` of one contact count as one event.
  * Fields are joined with `|`; strings are JSON-quoted, so no value can fake a separator.
  */
-export function webhookDedupKey(event: WebhookEvent): string {
+export function webhookDedupKey(event: WebhookEvent, invalidFields: Record<string, unknown> | null = null): string {
   const kind = contactEventKind(event)
-  const text = [
+  const parts = [
     event.portalId,
     kind === null ? quoted(subscriptionTypeOf(event)) : kind,
     event.objectId ?? '',
@@ -119,7 +197,10 @@ export function webhookDedupKey(event: WebhookEvent): string {
     event.fromObjectId ?? '',
     event.toObjectId ?? '',
     event.associationRemoved ?? '',
-  ].join('|')
+  ]
+  // Fields set aside as invalid still tell events apart. Valid events keep their old key.
+  if (invalidFields !== null) parts.push(quoted(serializedForKey(invalidFields)))
+  const text = parts.join('|')
   // A short identity is the key itself, which saves a hash per event on the receiver.
   // A long one, such as a property change with a long text value, is hashed, because a
   // btree entry must stay under about 2.7 kB. The prefix keeps the two forms apart.
@@ -133,14 +214,23 @@ function quoted(value: string | null | undefined): string {
   return value === undefined || value === null ? '' : JSON.stringify(value)
 }
 
+function serializedForKey(fields: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(fields)
+  } catch {
+    // A value nested too deep for JSON.stringify's recursion; its field names still count.
+    return Object.keys(fields).join(',')
+  }
+}
+
 export interface BatchIssue {
   field: string
   reason: string
 }
 
 /** Describes why a body is not a batch of events, naming the index and field of each problem. */
-export function describeBatchIssues(error: z.ZodError, limit = 10): BatchIssue[] {
-  return error.issues.slice(0, limit).map((issue) => {
+export function describeBatchIssues(issues: readonly z.core.$ZodIssue[], limit = 10): BatchIssue[] {
+  return issues.slice(0, limit).map((issue) => {
     const [index, ...rest] = issue.path
     const field = typeof index === 'number' ? `[${index}]${rest.map((part) => `.${String(part)}`).join('')}` : 'body'
     return { field, reason: issue.message }

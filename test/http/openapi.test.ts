@@ -421,6 +421,10 @@ t.test('responses after a failed statement match openapi.yaml', async (t) => {
     const response = await checkResponse(t, app, { ...call, status: 500 })
     t.match(response.json().code, /^(DATABASE_ERROR|INTERNAL)$/, `${call.method} ${call.url}: code`)
   }
+  const body = JSON.stringify([contactEvent(31, 'creation', 5)])
+  const webhook = { method: 'POST', url: '/webhooks/hubspot', path: '/webhooks/hubspot' } as const
+  const refused = await checkResponse(t, app, { ...webhook, payload: body, headers: signV3({ body }), status: 500 })
+  t.equal(refused.json().code, 'DATABASE_ERROR', 'webhook: a failed insert is not reported as an outage')
 })
 
 t.test('every documented response is checked', async (t) => {

@@ -1,19 +1,21 @@
 import { isUtf8 } from 'node:buffer'
 
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { z } from 'zod'
 
 import type { Config } from '../../config.js'
+import { isConnectionError } from '../../db/connection.js'
 import { insertWebhookEvents, type NewWebhookEvent } from '../../db/webhookEvents.js'
 import { AppError, ErrorCode, errors } from '../../errors.js'
 import { publicRequestUri, verifyWebhookSignature } from '../../hubspot/signature.js'
 import { KnownPortals } from '../knownPortals.js'
 import {
+  checkWebhookEvent,
   contactEventKind,
   describeBatchIssues,
   subscriptionTypeOf,
-  webhookBatchSchema,
   webhookDedupKey,
-  type WebhookEvent,
+  type ReceivedEvent,
 } from '../../hubspot/webhookEvents.js'
 import { webhookAckSeconds, webhookRequests } from '../../metrics.js'
 
@@ -44,6 +46,7 @@ const outcomeByStatus: Record<number, string> = {
   400: 'invalid_body',
   401: 'invalid_signature',
   413: 'too_large',
+  500: 'error',
   503: 'unavailable',
 }
 
@@ -82,11 +85,16 @@ export const postHubspotWebhook: FastifyPluginAsync = async (app) => {
       throw invalidBody('body is not valid UTF-8', [{ field: 'body', reason: 'contains bytes that are not valid UTF-8' }])
     }
     const bodyText = rawBody.toString('utf8')
-    const events = parseBatch(bodyText)
-    const stored = await storeBatch(app, { knownPortals, notifier }, storableJson(bodyText, events), events)
+    const batch = parseBatch(bodyText)
+    const storable = storableJson(bodyText, batch.elements)
+    if (storable.droppedFields.length > 0) {
+      // Field names only: values can hold personal data.
+      request.log.warn({ droppedFields: storable.droppedFields.slice(0, 20) }, 'webhook fields dropped before storing')
+    }
+    const stored = await storeBatch(app, request.log, { knownPortals, notifier }, storable.json, batch.events)
 
-    request.log.debug({ received: events.length, ...stored }, 'webhook batch stored')
-    return reply.code(200).send({ received: events.length, stored: stored.inserted })
+    request.log.debug({ received: batch.events.length, ...stored }, 'webhook batch stored')
+    return reply.code(200).send({ received: batch.events.length, stored: stored.inserted })
   })
 }
 
@@ -110,8 +118,14 @@ function checkSignature(request: FastifyRequest, rawBody: Buffer, config: Config
   })
 }
 
+export interface ParsedBatch {
+  /** The array elements as JSON.parse returned them. */
+  elements: Record<string, unknown>[]
+  events: ReceivedEvent[]
+}
+
 /** Parses the body as a JSON array of events, naming the index and field of each problem. */
-export function parseBatch(bodyText: string): WebhookEvent[] {
+export function parseBatch(bodyText: string): ParsedBatch {
   let body: unknown
   try {
     body = JSON.parse(bodyText)
@@ -120,26 +134,113 @@ export function parseBatch(bodyText: string): WebhookEvent[] {
   }
   if (!Array.isArray(body)) throw invalidBody('body is not a JSON array', [{ field: 'body', reason: 'expected an array' }])
 
-  const parsed = webhookBatchSchema.safeParse(body)
-  if (!parsed.success) throw invalidBody('body is not an array of HubSpot events', describeBatchIssues(parsed.error))
-  return parsed.data
+  const events: ReceivedEvent[] = []
+  const issues: z.core.$ZodIssue[] = []
+  body.forEach((element: unknown, index) => {
+    const check = checkWebhookEvent(element)
+    if (check.ok) events.push(check.received)
+    else issues.push(...check.issues.map((issue) => ({ ...issue, path: [index, ...issue.path] })))
+  })
+  if (issues.length > 0) throw invalidBody('body is not an array of HubSpot events', describeBatchIssues(issues))
+  return { elements: body as Record<string, unknown>[], events }
 }
 
-// JSON escapes PostgreSQL's jsonb rejects: NUL, and surrogate halves (valid when paired).
-const jsonbUnsafeEscape = /\\u(0000|d[89a-f][0-9a-f]{2})/i
+/**
+ * Maximum nesting of arrays and objects kept in one field of an event. HubSpot's fields are
+ * flat. PostgreSQL 15's jsonb parser failed with "stack depth limit exceeded" between
+ * 10,000 and 50,000 levels under the default 2 MB max_stack_depth, so 64 stays far below
+ * it and below JSON.stringify's recursion limit.
+ */
+export const maxFieldDepth = 64
+
+/**
+ * Text that jsonb may reject: a NUL escape, a surrogate half (valid only when paired), or
+ * a number beyond PostgreSQL's numeric (131,072 digits before the point, 16,383 after).
+ * An exponent of 4 digits or a run of 1,000 digits is enough to trigger the rewrite. The
+ * pattern also matches such text inside strings, which only costs a rewrite.
+ */
+const jsonbRiskyText = /\\u(0000|d[89a-f][0-9a-f]{2})|\d[eE][+-]?\d{4}|\d{1000}/i
 const nulCharacter = /\u0000/g
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
+export interface DroppedField {
+  /** Index of the event in the delivered array. */
+  position: number
+  field: string
+  reason: string
+}
+
+export interface StorableJson {
+  json: string
+  droppedFields: DroppedField[]
+}
+
 /**
- * Returns JSON text of the batch that jsonb accepts: the body itself, or, in the rare body
- * with a NUL or an unpaired surrogate escape, the events re-serialized without NULs and
- * with unpaired surrogates replaced by U+FFFD. The signature was checked on the original.
+ * Returns JSON text of the batch that jsonb accepts. Usually that is the body itself, so
+ * every value is stored as received. When the body contains risky text or a field nested
+ * deeper than `maxFieldDepth`, the elements are serialized again. Strings lose NULs and
+ * get U+FFFD for unpaired surrogates, and keys get U+FFFD for both. A field is dropped and
+ * reported when it is nested too deep, contains a number beyond a double's range, or its
+ * cleaned key repeats another key. Validated fields are flat, so only fields the service
+ * does not read can be dropped. The signature was checked on the original bytes.
  */
-export function storableJson(bodyText: string, events: WebhookEvent[]): string {
-  if (!jsonbUnsafeEscape.test(bodyText)) return bodyText
-  return JSON.stringify(events, (_key, value: unknown) =>
-    typeof value === 'string' ? value.replace(nulCharacter, '').replace(loneSurrogate, '\uFFFD') : value,
-  )
+export function storableJson(bodyText: string, elements: Record<string, unknown>[]): StorableJson {
+  const tooDeep = elements.some((element) => Object.values(element).some((value) => exceedsDepth(value, 0)))
+  if (!tooDeep && !jsonbRiskyText.test(bodyText)) return { json: bodyText, droppedFields: [] }
+
+  const droppedFields: DroppedField[] = []
+  const cleaned = elements.map((element, position) => {
+    const copy: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(element)) {
+      const field = cleanKey(key)
+      const problem = exceedsDepth(value, 0)
+        ? `nested deeper than ${maxFieldDepth} levels`
+        : hasNonFiniteNumber(value)
+          ? 'holds a number beyond the range of a double'
+          : Object.hasOwn(copy, field)
+            ? 'key repeats another key once cleaned'
+            : null
+      if (problem === null) copy[field] = cleanValue(value)
+      else droppedFields.push({ position, field: field.slice(0, 100), reason: problem })
+    }
+    return copy
+  })
+  return { json: JSON.stringify(cleaned), droppedFields }
+}
+
+function exceedsDepth(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return false
+  if (depth >= maxFieldDepth) return true
+  const children = Array.isArray(value) ? value : Object.values(value)
+  return children.some((child) => exceedsDepth(child, depth + 1))
+}
+
+// Called only on values within maxFieldDepth, so the recursion is bounded.
+function hasNonFiniteNumber(value: unknown): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value)
+  if (value === null || typeof value !== 'object') return false
+  return (Array.isArray(value) ? value : Object.values(value)).some(hasNonFiniteNumber)
+}
+
+function cleanString(value: string): string {
+  return value.replace(nulCharacter, '').replace(loneSurrogate, '\uFFFD')
+}
+
+// A key keeps its length: removing a NUL could turn "objectId\u0000" into "objectId".
+function cleanKey(key: string): string {
+  return key.replace(nulCharacter, '\uFFFD').replace(loneSurrogate, '\uFFFD')
+}
+
+function cleanValue(value: unknown): unknown {
+  if (typeof value === 'string') return cleanString(value)
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map(cleanValue)
+  const copy: Record<string, unknown> = {}
+  for (const [key, child] of Object.entries(value)) {
+    const field = cleanKey(key)
+    if (!Object.hasOwn(copy, field)) copy[field] = cleanValue(child)
+  }
+  return copy
 }
 
 function invalidBody(summary: string, issues: { field: string; reason: string }[]): AppError {
@@ -155,10 +256,16 @@ interface ReceiverState {
   notifier: { lastNotifiedAtMs: number }
 }
 
-async function storeBatch(app: FastifyInstance, state: ReceiverState, bodyText: string, events: WebhookEvent[]) {
+async function storeBatch(
+  app: FastifyInstance,
+  log: FastifyBaseLogger,
+  state: ReceiverState,
+  bodyText: string,
+  events: ReceivedEvent[],
+) {
   const sql = app.deps.sql
   const insert = async () => {
-    const portalIds = [...new Set(events.map((event) => event.portalId))]
+    const portalIds = [...new Set(events.map((received) => received.event.portalId))]
     const rows = toInboxRows(events, await state.knownPortals.filterKnown(sql, portalIds))
     const notify = Date.now() - state.notifier.lastNotifiedAtMs >= notifyGapMs
     const result = await insertWebhookEvents(sql, bodyText, rows, notify)
@@ -168,9 +275,26 @@ async function storeBatch(app: FastifyInstance, state: ReceiverState, bodyText: 
   try {
     return await withTimeout(insert(), inboxWriteTimeoutMs)
   } catch (error) {
-    // Whatever stopped the insert, 503 makes HubSpot deliver the batch again later.
-    throw errors.databaseUnavailable(error)
+    // 503 makes HubSpot deliver the batch again later, which helps only when the database
+    // was out of reach or slow.
+    if (error instanceof InboxTimeoutError || isConnectionError(error)) throw errors.databaseUnavailable(error)
+    throw inboxWriteFailed(log, error)
   }
+}
+
+/**
+ * Logs a failed inbox insert and returns the 500 to send. Only the SQLSTATE and message are
+ * logged: PostgreSQL's detail and context lines, and postgres.js's parameters, can quote
+ * the body.
+ */
+function inboxWriteFailed(log: FastifyBaseLogger, error: unknown): AppError {
+  const sqlState = (error as { code?: unknown }).code
+  const message = error instanceof Error ? error.message : String(error)
+  log.error({ sqlState, cause: message }, 'webhook batch not stored: the inbox insert failed')
+  return new AppError(ErrorCode.DATABASE_ERROR, 'Storing the webhook batch failed; see the service log', {
+    statusCode: 500,
+    context: typeof sqlState === 'string' ? { sqlState } : {},
+  })
 }
 
 /**
@@ -178,17 +302,17 @@ async function storeBatch(app: FastifyInstance, state: ReceiverState, bodyText: 
  * Events of a portal without an integration are kept as `ignored`, so HubSpot, which
  * retries every non-2xx answer for a day, gets its 200.
  */
-export function toInboxRows(events: WebhookEvent[], knownPortals: Set<number>): NewWebhookEvent[] {
+export function toInboxRows(events: ReceivedEvent[], knownPortals: Set<number>): NewWebhookEvent[] {
   const rows = new Map<string, NewWebhookEvent>()
-  events.forEach((event, position) => {
-    const dedupKey = webhookDedupKey(event)
-    if (!rows.has(dedupKey)) rows.set(dedupKey, toInboxRow(event, position, dedupKey, knownPortals))
+  events.forEach((received, position) => {
+    const dedupKey = webhookDedupKey(received.event, received.invalidFields)
+    if (!rows.has(dedupKey)) rows.set(dedupKey, toInboxRow(received, position, dedupKey, knownPortals))
   })
   return [...rows.values()]
 }
 
 function toInboxRow(
-  event: WebhookEvent,
+  { event, failure }: ReceivedEvent,
   position: number,
   dedupKey: string,
   knownPortals: Set<number>,
@@ -207,6 +331,8 @@ function toInboxRow(
   }
   if (!knownPortals.has(event.portalId)) return { ...row, status: 'ignored', reason: 'no integration for this portal' }
   if (kind === null) return { ...row, status: 'ignored', reason: 'not a contact event' }
+  // Kept in the inbox, listed by GET /webhook-events, instead of failing the whole batch.
+  if (failure !== null) return { ...row, status: 'failed', reason: failure }
   // Association changes are kept for the record; leads do not store associations.
   if (kind === 'associationChange') return { ...row, status: 'done', reason: 'association changes are not synced' }
   return row
@@ -235,10 +361,14 @@ function onceLogger(app: FastifyInstance): (config: Config) => void {
   }
 }
 
+class InboxTimeoutError extends Error {
+  override name = 'InboxTimeoutError'
+}
+
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`inbox insert timed out after ${timeoutMs} ms`)), timeoutMs)
+    timer = setTimeout(() => reject(new InboxTimeoutError(`inbox insert timed out after ${timeoutMs} ms`)), timeoutMs)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

@@ -1,0 +1,184 @@
+// Signed batches with content that PostgreSQL's jsonb or the event schema would reject:
+// the receiver must store the events it can and respond 200, so HubSpot does not drop the
+// whole batch after its retries.
+import { Writable } from 'node:stream'
+
+import t, { type Test } from 'tap'
+
+import { buildApp } from '../../src/app.js'
+import type { Sql } from '../../src/db/connection.js'
+import { NatsManager } from '../../src/events/nats.js'
+import { maxFieldDepth } from '../../src/http/routes/postHubspotWebhook.js'
+import { createLogger } from '../../src/logger.js'
+import { registry } from '../../src/metrics.js'
+import { createTestDatabase } from '../helpers/database.js'
+import { contactEvent, postSigned, webhookConfig } from './fixtures/delivery.js'
+import { createIntegration } from './fixtures/leads.js'
+
+const portalId = 62516
+
+/** Builds the app with a logger that keeps every line, so tests can read the logs. */
+async function setup(t: Test) {
+  const db = await createTestDatabase(t)
+  await createIntegration(db.sql, portalId)
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk))
+      done()
+    },
+  })
+  const logger = createLogger('info', stream)
+  const nats = new NatsManager({ url: 'nats://127.0.0.1:1', subjectPrefix: 'unused', logger })
+  const app = buildApp({ config: webhookConfig(), sql: db.sql, logger, nats, services: {} })
+  await app.ready()
+  t.teardown(() => app.close())
+  return { ...db, app, lines }
+}
+
+interface StoredRow {
+  status: string
+  object_id: number | null
+  last_error: string | null
+  event: Record<string, unknown>
+}
+
+async function storedRows(sql: Sql): Promise<StoredRow[]> {
+  return sql<StoredRow[]>`select status, object_id, last_error, event from webhook_events order by id`
+}
+
+async function outcomeCount(outcome: string): Promise<number> {
+  const metric = await registry.getSingleMetric('hubspot_sync_webhook_requests_total')!.get()
+  return metric.values.find((value) => value.labels.outcome === outcome)?.value ?? 0
+}
+
+/** Appends `"name": raw` to an object and returns JSON text. `raw` is JSON text too. */
+function withRawField(event: Record<string, unknown> | string, name: string, raw: string): string {
+  const text = typeof event === 'string' ? event : JSON.stringify(event)
+  return `${text.slice(0, -1)},${JSON.stringify(name)}:${raw}}`
+}
+
+t.test('NUL escape in a key is stored cleaned', async (t) => {
+  const { app, sql } = await setup(t)
+  const spoof = { ...contactEvent(portalId, 'creation', 12), 'extra\u0000': 1, 'objectId\u0000': 99 }
+  const body = JSON.stringify([contactEvent(portalId, 'creation', 11), spoof])
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  t.same(response.json(), { received: 2, stored: 2 })
+
+  const rows = await storedRows(sql)
+  t.same(rows.map((row) => row.status), ['pending', 'pending'])
+  t.equal(rows[1].object_id, 12)
+  t.equal(rows[1].event.objectId, 12, 'a cleaned key never replaces a real field')
+  t.equal(rows[1].event['objectId\uFFFD'], 99)
+  t.equal(rows[1].event['extra\uFFFD'], 1)
+})
+
+t.test('field nested too deep is dropped', async (t) => {
+  const { app, sql, lines } = await setup(t)
+  const deep = '['.repeat(100_000) + ']'.repeat(100_000)
+  const kept = '['.repeat(maxFieldDepth) + ']'.repeat(maxFieldDepth)
+  const nested = withRawField(withRawField(contactEvent(portalId, 'creation', 14), 'extra', deep), 'shallow', kept)
+  const body = `[${JSON.stringify(contactEvent(portalId, 'creation', 13))},${nested}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body.slice(0, 200))
+  t.same(response.json(), { received: 2, stored: 2 })
+
+  const rows = await storedRows(sql)
+  t.same(rows.map((row) => row.status), ['pending', 'pending'])
+  t.equal(rows[1].object_id, 14)
+  t.notOk('extra' in rows[1].event, 'the deep field is left out')
+  t.ok('shallow' in rows[1].event, `a field ${maxFieldDepth} levels deep is kept`)
+  t.equal(rows[1].event.changeSource, 'CRM', 'the other fields are kept')
+
+  const warning = lines.map((line) => JSON.parse(line)).find((line) => line.msg === 'webhook fields dropped before storing')
+  t.ok(warning, 'the drop is logged')
+  t.same(warning?.droppedFields, [{ position: 1, field: 'extra', reason: `nested deeper than ${maxFieldDepth} levels` }])
+})
+
+t.test('numbers beyond numeric range are stored', async (t) => {
+  const { app, sql } = await setup(t)
+  const tiny = withRawField(contactEvent(portalId, 'creation', 15), 'tiny', '1e-20000')
+  const huge = withRawField(contactEvent(portalId, 'creation', 16), 'huge', '1e400')
+  const body = `[${tiny},${huge}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  const rows = await storedRows(sql)
+  t.same(rows.map((row) => row.object_id), [15, 16])
+  t.equal(rows[0].event.tiny, 0, 'an underflow is stored as JavaScript read it')
+  t.notOk('huge' in rows[1].event, 'an overflow is left out')
+})
+
+t.test('failed insert answers 500 with the cause logged', async (t) => {
+  const { app, sql, lines } = await setup(t)
+  await sql`alter table webhook_events add constraint reject_every_row check (portal_id < 0)`
+  const marker = 'body-marker-7c1f'
+  const body = JSON.stringify([contactEvent(portalId, 'propertyChange', 17, { propertyName: 'notes', propertyValue: marker })])
+  const errorsBefore = await outcomeCount('error')
+  const unavailableBefore = await outcomeCount('unavailable')
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 500)
+  t.equal(response.json().code, 'DATABASE_ERROR')
+  t.equal(response.json().details.sqlState, '23514')
+  t.equal((await outcomeCount('error')) - errorsBefore, 1, 'counted as error')
+  t.equal((await outcomeCount('unavailable')) - unavailableBefore, 0, 'not counted as unavailable')
+
+  const logged = lines.map((line) => JSON.parse(line)).find((line) => line.msg === 'webhook batch not stored: the inbox insert failed')
+  t.equal(logged?.sqlState, '23514', 'the SQLSTATE is logged')
+  t.match(logged?.cause, /check constraint/, 'the message is logged')
+  t.notOk(lines.some((line) => line.includes(marker)), 'the body is not logged')
+})
+
+t.test('other objects with odd field types are ignored', async (t) => {
+  const { app, sql } = await setup(t)
+  const conversation = { ...contactEvent(portalId, 'creation', 1), subscriptionType: 'conversation.newMessage', propertyValue: 5 }
+  const body = JSON.stringify([
+    contactEvent(portalId, 'creation', 18),
+    conversation,
+    { ...conversation, propertyValue: 6 },
+    { ...contactEvent(portalId, 'creation', 1), subscriptionType: 'deal.creation', objectId: 'deal-1' },
+    { ...contactEvent(portalId, 'creation', 1), subscriptionType: 'object.creation', objectTypeId: 5 },
+  ])
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  t.same(response.json(), { received: 5, stored: 5 }, 'values of invalid fields keep events apart')
+  const rows = await storedRows(sql)
+  t.same(rows.map((row) => row.status), ['pending', 'ignored', 'ignored', 'ignored', 'ignored'])
+  t.same(rows.map((row) => row.object_id), [18, 1, 1, null, 1])
+  t.equal(rows[1].event.propertyValue, 5, 'the event is stored as received')
+  t.equal(rows[3].last_error, 'not a contact event')
+})
+
+t.test('contact id of 2^53 or more is stored as failed', async (t) => {
+  const { app, sql } = await setup(t)
+  const exact = JSON.stringify(contactEvent(portalId, 'creation', 1)).replace('"objectId":1', '"objectId":9007199254740993')
+  const asString = { ...contactEvent(portalId, 'creation', 1), objectId: '9999999999999999' }
+  const body = `[${JSON.stringify(contactEvent(portalId, 'creation', 19))},${exact},${JSON.stringify(asString)}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  t.same(response.json(), { received: 3, stored: 3 })
+  const rows = await storedRows(sql)
+  t.same(rows.map((row) => row.status), ['pending', 'failed', 'failed'])
+  t.same(rows.map((row) => row.object_id), [19, null, null])
+  t.match(rows[1].last_error, /objectId: expected an id below 2\^53/)
+  const [text] = await sql<{ id: string }[]>`select event->>'objectId' as id from webhook_events where status = 'failed' order by id limit 1`
+  t.equal(text.id, '9007199254740993', 'the id is stored with every digit')
+})
+
+t.test('contact event with a wrong type fails the batch', async (t) => {
+  const { app, sql } = await setup(t)
+  const body = JSON.stringify([
+    contactEvent(portalId, 'creation', 20),
+    contactEvent(portalId, 'propertyChange', 21, { propertyName: 'email', propertyValue: 5 }),
+  ])
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 400)
+  t.same(response.json().details.issues.map((issue: { field: string }) => issue.field), ['[1].propertyValue'])
+  t.equal((await storedRows(sql)).length, 0)
+})
