@@ -5,6 +5,7 @@ import { buildApp } from './app.js'
 import type { Config } from './config.js'
 import type { Sql } from './db/connection.js'
 import { migrate } from './db/migrate.js'
+import { readOutboxStats } from './db/outbox.js'
 import { openDatabase, type OpenedDatabase } from './db/openDatabase.js'
 import { resolveEncryptionKey } from './encryptionKey.js'
 import { NatsManager, redactUrl } from './events/nats.js'
@@ -175,7 +176,9 @@ async function stopWithin(parts: Parts, app: FastifyInstance, timeoutMs: number)
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs)
   })
-  const outcome = await Promise.race([closeParts(parts, app).then(() => 'done' as const), timeout])
+  // The outbox flush gets at most half of the time, so the later steps still fit in it.
+  const flushUntilMs = Date.now() + timeoutMs / 2
+  const outcome = await Promise.race([closeParts(parts, app, flushUntilMs).then(() => 'done' as const), timeout])
   clearTimeout(timer)
   if (outcome === 'done') {
     logger.info('shutdown complete')
@@ -190,28 +193,47 @@ async function stopWithin(parts: Parts, app: FastifyInstance, timeoutMs: number)
 /**
  * Closes the parts in order: HTTP and scheduled ticks first, then runs (each finishes its
  * page in hand), the inbox worker, the outbox (published first), the actions consumer,
- * HubSpot clients, NATS and PostgreSQL.
+ * HubSpot clients, NATS and PostgreSQL. HubSpot calls are cut first of all: a rate-limit
+ * pause (a Retry-After can be minutes) or a silent HubSpot would otherwise hold the runs
+ * and the inbox batch past SHUTDOWN_TIMEOUT_MS. Runs end interrupted and resume from their
+ * cursor, and the inbox retries the events of a cut batch.
  */
-async function closeParts(parts: Parts, app: FastifyInstance | null): Promise<void> {
+async function closeParts(parts: Parts, app: FastifyInstance | null, flushUntilMs = Infinity): Promise<void> {
   const { logger } = parts
   const httpClosed = app ? app.close() : Promise.resolve()
+  parts.clients.stop()
   await step(logger, 'sync runs', () => parts.sync.stop())
   await step(logger, 'inbox worker', () => parts.inbox?.stop())
   await step(logger, 'http server', () => httpClosed)
-  await step(logger, 'outbox relay', () => flushAndStop(parts))
+  await step(logger, 'outbox relay', () => flushAndStop(parts, flushUntilMs))
   await step(logger, 'actions consumer', () => parts.actions?.stop())
   await step(logger, 'hubspot clients', () => parts.clients.close())
   await step(logger, 'nats', () => parts.nats.close())
   await step(logger, 'database', () => parts.database.close())
 }
 
-async function flushAndStop(parts: Parts): Promise<void> {
+/**
+ * Publishes the outbox before NATS closes, until `untilMs`. A backlog after a long NATS
+ * outage can take longer to publish than a shutdown may, so what is left waits in the
+ * outbox for the next replica or the restart.
+ */
+async function flushAndStop(parts: Parts, untilMs: number): Promise<void> {
   if (!parts.relay) return
-  if (parts.nats.isConnected()) {
-    const published = await parts.relay.flush()
-    parts.logger.debug({ published }, 'outbox flushed before shutdown')
+  if (!parts.nats.isConnected()) return parts.relay.stop()
+
+  const published = await parts.relay.flushAndStop(untilMs)
+  const waiting = Date.now() >= untilMs ? await countWaiting(parts.database.sql) : 0
+  if (waiting === 0) parts.logger.debug({ published }, 'outbox flushed before shutdown')
+  else parts.logger.warn({ published, waiting }, 'outbox flush stopped to keep the shutdown in time; the rest waits')
+}
+
+/** Returns the number of unpublished outbox rows, or null when it cannot be read. */
+async function countWaiting(sql: Sql): Promise<number | null> {
+  try {
+    return (await readOutboxStats(sql)).depth
+  } catch {
+    return null
   }
-  await parts.relay.stop()
 }
 
 /** Runs one shutdown step; a failure is logged and the next steps still run. */

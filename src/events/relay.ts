@@ -25,10 +25,19 @@ export interface OutboxRelayOptions {
 }
 
 export interface OutboxRelay {
-  /** Publishes what is waiting now and returns how many events it published. */
-  flush(): Promise<number>
+  /**
+   * Publishes what is waiting now and returns how many events it published. With
+   * `untilMs` (epoch ms) it starts no batch after that time and leaves the rest waiting.
+   */
+  flush(untilMs?: number): Promise<number>
   /** Finishes the batch in hand, then stops. */
   stop(): Promise<void>
+  /**
+   * Stops the relay's own loop, publishes what is waiting until `untilMs` (epoch ms) as
+   * `flush` does, then stops, and returns how many events it published. A batch started
+   * before `untilMs` runs to its end, which takes at most the publish timeout.
+   */
+  flushAndStop(untilMs: number): Promise<number>
 }
 
 interface PassResult {
@@ -79,9 +88,9 @@ class OutboxRelayLoop implements OutboxRelay {
     this.loop = this.run()
   }
 
-  async flush(): Promise<number> {
+  async flush(untilMs = Infinity): Promise<number> {
     let total = 0
-    while (this.options.nats.isConnected()) {
+    while (this.options.nats.isConnected() && Date.now() < untilMs) {
       const result = await this.pass()
       total += result.published
       if (result.claimed < this.batchSize || result.published === 0) break
@@ -96,6 +105,15 @@ class OutboxRelayLoop implements OutboxRelay {
     await this.loop
     await this.passes
     if (this.unlisten) await this.unlisten().catch(() => {})
+  }
+
+  async flushAndStop(untilMs: number): Promise<number> {
+    // Without the loop stopped first, it would start batches of its own between the flush's.
+    this.stopping = true
+    this.wake?.()
+    const published = await this.flush(untilMs)
+    await this.stop()
+    return published
   }
 
   private async run(): Promise<void> {

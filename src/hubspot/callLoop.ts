@@ -38,6 +38,8 @@ export interface CallLoopDeps {
   /** 429 waits per call before giving up with HUBSPOT_RATE_LIMITED. */
   maxRateLimitWaits: number
   backoff: BackoffOptions
+  /** Aborts at shutdown, which ends every wait and fails the call with SHUTTING_DOWN. */
+  signal?: AbortSignal
 }
 
 export interface CallSpec {
@@ -67,8 +69,23 @@ export async function runCall(deps: CallLoopDeps, spec: CallSpec): Promise<RawRe
     endpoint: spec.endpoint,
   }
   const state: LoopState = { attempts: 0, rateLimitWaits: 0, hasRenewedToken: false }
+  try {
+    return await callUntilDone(deps, call, state, spec)
+  } catch (error) {
+    // Whatever a stop cut short (a wait, a token refresh, a request) ends the call the same way.
+    if (deps.signal?.aborted) throw hubspotErrors.stopped(call)
+    throw error
+  }
+}
 
+async function callUntilDone(
+  deps: CallLoopDeps,
+  call: CallContext,
+  state: LoopState,
+  spec: CallSpec,
+): Promise<RawResponse> {
   for (;;) {
+    deps.signal?.throwIfAborted()
     // The token comes first, so a refresh never counts against the budget.
     const accessToken = await deps.tokens.current(deps.integration)
     const permit = await waitForBudget(deps, spec.budget)

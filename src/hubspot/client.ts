@@ -7,9 +7,10 @@ import type { Sql } from '../db/connection.js'
 import type { Integration } from '../db/integrations.js'
 import type { Logger } from '../logger.js'
 import type { CallLoopDeps } from './callLoop.js'
-import { systemClock, type Clock } from './clock.js'
+import { stoppableClock, systemClock, type Clock } from './clock.js'
 import type { BatchReadResult } from './contactPages.js'
 import { HubSpotContactsApi } from './contactsApi.js'
+import { hubspotErrors } from './hubspotErrors.js'
 import { PortalRateLimiters } from './rateLimiter.js'
 import type { BackoffOptions } from './retry.js'
 import { AccessTokens } from './tokens.js'
@@ -96,6 +97,12 @@ export interface HubSpotClientsDeps {
 export interface HubSpotClients {
   /** Returns a ContactsApi for the integration; its `stats` count only calls made through it. */
   forIntegration(integration: Integration): ContactsApi
+  /**
+   * Ends every rate-limit pause and retry wait at once and cuts the requests in flight. Calls
+   * already running and calls made later fail with SHUTTING_DOWN, but a response that arrived
+   * before is still returned, so a page in hand is kept. The service calls it at shutdown.
+   */
+  stop(): void
   close(): Promise<void>
 }
 
@@ -114,7 +121,8 @@ const defaults = {
  */
 export function createHubSpotClients(deps: HubSpotClientsDeps): HubSpotClients {
   const { config } = deps
-  const clock = deps.clock ?? systemClock
+  const stopping = new AbortController()
+  const clock = stoppableClock(deps.clock ?? systemClock, stopping.signal)
   const agent = createHubSpotAgent(config.HUBSPOT_API_URL, config.HUBSPOT_TIMEOUT_MS)
   const backoff: BackoffOptions = {
     baseDelayMs: deps.retryBaseDelayMs ?? defaults.retryBaseDelayMs,
@@ -159,11 +167,18 @@ export function createHubSpotClients(deps: HubSpotClientsDeps): HubSpotClients {
         maxAttempts: config.HUBSPOT_MAX_ATTEMPTS,
         maxRateLimitWaits: deps.maxRateLimitWaits ?? defaults.maxRateLimitWaits,
         backoff,
+        signal: stopping.signal,
       }
       return new HubSpotContactsApi(loop, {
         apiUrl: config.HUBSPOT_API_URL,
         maxUrlLength: deps.maxUrlLength ?? defaults.maxUrlLength,
       })
+    },
+    stop() {
+      stopping.abort(hubspotErrors.stopped())
+      // Destroying the sockets fails the requests in flight, and the call loop, finding the
+      // signal aborted, ends them with SHUTTING_DOWN instead of retrying.
+      agent.destroy()
     },
     async close() {
       agent.destroy()

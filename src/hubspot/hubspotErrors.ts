@@ -30,6 +30,16 @@ export const hubspotErrors = {
     })
   },
 
+  /** Creates the error of HubSpot calls cut at shutdown; `call` names the cut call, if any. */
+  stopped(call?: CallContext): AppError {
+    const target = call ? `HubSpot call ${call.endpoint}` : 'HubSpot calls'
+    return new AppError(
+      ErrorCode.SHUTTING_DOWN,
+      `${target} cancelled because the service is shutting down; the work is retried after the restart`,
+      { statusCode: 503, context: call ? { ...call } : {} },
+    )
+  },
+
   unavailable(call: CallContext, attempts: number, reason: string, cause?: unknown): AppError {
     return new AppError(
       ErrorCode.HUBSPOT_UNAVAILABLE,

@@ -230,6 +230,11 @@ export function classifyFailure(error: unknown, integration: Integration): RunOu
   if (isAppError(error, ErrorCode.SYNC_INTERRUPTED)) {
     return { status: 'interrupted', errorCode: error.code, error: error.message }
   }
+  // The HubSpot clients cut the call in flight at shutdown.
+  if (isAppError(error, ErrorCode.SHUTTING_DOWN)) {
+    const interrupted = runInterrupted()
+    return { status: 'interrupted', errorCode: interrupted.code, error: interrupted.message }
+  }
   if (isAppError(error, ErrorCode.HUBSPOT_DAILY_LIMIT)) {
     return { status: 'rate_limited', errorCode: error.code, error: error.message }
   }

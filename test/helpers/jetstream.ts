@@ -5,7 +5,7 @@ import type { Sql } from '../../src/db/connection.js'
 import { prefixedStreamName } from '../../src/events/subjects.js'
 import type { Teardown } from './teardown.js'
 
-/** Every stream the service declares, under a subject prefix. */
+/** Returns the names of the streams the service declares under the subject prefix. */
 export function serviceStreams(prefix: string): string[] {
   return ['LEADS', 'HUBSPOT_SYNC', 'NOTIFICATIONS', 'SEQUENCES'].map((name) => prefixedStreamName(prefix, name))
 }

@@ -17,7 +17,7 @@ export interface OwnNats {
 
 /**
  * Runs a NATS server with JetStream of the test's own on a free port, so the test can stop
- * and start it; the shared server on 4222 is never touched. The store directory survives a
+ * and start it without touching the shared server on 4222. The store directory survives a
  * stop, so a restarted server keeps its streams.
  */
 export async function startOwnNats(t: Teardown): Promise<OwnNats> {

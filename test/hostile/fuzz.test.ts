@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto'
-
 import t from 'tap'
 
-import { insertIntegration } from '../../src/db/integrations.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { adminConfig, auth, buildAdminApp } from '../http/helpers.js'
 import { clientSecret, publicUrl, signV3 } from '../webhooks/fixtures/delivery.js'
+import { createIntegration } from '../webhooks/fixtures/leads.js'
 import { corpusPortalId, nestedArrays, validEvent } from './corpus.js'
 
 /** Fixed seed so a failure reproduces; FUZZ_SEED picks another run. */
@@ -105,16 +103,7 @@ function randomBody(random: Random): Buffer {
 }
 
 const db = await createTestDatabase(t)
-await insertIntegration(db.sql, randomBytes(32), {
-  portalId: corpusPortalId,
-  name: 'fuzz',
-  authType: 'private_app',
-  credentials: { accessToken: 'token' },
-  accessTokenExpiresAt: null,
-  actions: {},
-  burstPer10Seconds: null,
-  ownerUserId: null,
-})
+await createIntegration(db.sql, corpusPortalId)
 const config = adminConfig({ HUBSPOT_CLIENT_SECRET: clientSecret, WEBHOOK_PUBLIC_URL: publicUrl })
 const app = await buildAdminApp(t, db.sql, { config })
 
@@ -152,21 +141,62 @@ t.test('randomized webhook bodies never get a 5xx', async (t) => {
   t.equal(health.statusCode, 200, 'the app still serves')
 })
 
-t.test('randomized integration bodies never get a 5xx', async (t) => {
+interface AdminRoute {
+  method: 'POST' | 'PATCH'
+  url: string
+  /** A body the route accepts, which the fuzzer damages. */
+  valid: (random: Random) => Record<string, unknown>
+  allowed: number[]
+}
+
+const adminRoutes: AdminRoute[] = [
+  {
+    method: 'POST',
+    url: '/integrations',
+    valid: (random) => ({ portalId: 1 + random.int(20), name: `n${random.int(100)}`, accessToken: 'pat-fuzz-0000' }),
+    allowed: [201, 400, 409, 413, 415],
+  },
+  {
+    method: 'PATCH',
+    url: '/integrations/1',
+    valid: (random) => ({ name: `p${random.int(100)}`, status: random.pick(['active', 'paused']), burstPer10Seconds: 100 }),
+    allowed: [200, 400, 413, 415],
+  },
+  {
+    method: 'POST',
+    url: '/webhook-events/retry',
+    valid: (random) => ({ ids: [1 + random.int(5), 1 + random.int(5)] }),
+    allowed: [200, 400, 413, 415],
+  },
+]
+
+t.test('randomized admin bodies never get a 5xx', async (t) => {
   const random = createRandom(seed + 1)
-  const allowed = [201, 400, 409, 413, 415]
-  for (let sent = 0; sent < 600; sent++) {
-    const valid = { portalId: 1 + random.int(20), name: `n${random.int(100)}`, accessToken: 'pat-fuzz-0000' }
-    const body = JSON.stringify(mutateBatch(random, [valid as Record<string, unknown>]))
+  const statuses = new Map<string, number>()
+  const startedAt = Date.now()
+  let sent = 0
+  while (sent < maxRequests && Date.now() - startedAt < maxDurationMs) {
+    const route = adminRoutes[sent % adminRoutes.length]
+    const body = JSON.stringify(mutateBatch(random, [route.valid(random)]))
     const unwrapped = body.startsWith('[') && random.next() < 0.7 ? body.slice(1, -1) : body
     const payload = random.next() < 0.3 ? damageBytes(random, unwrapped) : Buffer.from(unwrapped)
     const headers = { ...auth, 'content-type': 'application/json' }
-    const response = await app.inject({ method: 'POST', url: '/integrations', headers, payload })
-    if (!allowed.includes(response.statusCode)) {
-      t.fail(`seed ${seed + 1} request ${sent}: status ${response.statusCode} ${response.body.slice(0, 300)}`)
+    const response = await app.inject({ method: route.method, url: route.url, headers, payload })
+    sent += 1
+
+    const key = `${route.method} ${route.url} ${response.statusCode}`
+    statuses.set(key, (statuses.get(key) ?? 0) + 1)
+    if (!route.allowed.includes(response.statusCode)) {
+      t.fail(`seed ${seed + 1} request ${sent}: ${key} ${response.body.slice(0, 300)}`)
       t.comment(`body (base64): ${payload.toString('base64').slice(0, 2_000)}`)
       break
     }
+  }
+
+  t.comment(`seed ${seed + 1}: ${sent} requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}`)
+  for (const route of adminRoutes) {
+    const accepted = [...statuses].some(([key]) => key.startsWith(`${route.method} ${route.url} 2`))
+    t.ok(accepted, `${route.method} ${route.url}: some bodies were accepted`)
   }
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype not polluted')
   const list = await app.inject({ method: 'GET', url: '/integrations', headers: auth })

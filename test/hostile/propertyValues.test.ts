@@ -1,15 +1,13 @@
-import { randomBytes } from 'node:crypto'
-
 import t from 'tap'
 
 import { testConfig } from '../../src/config.js'
-import { insertIntegration } from '../../src/db/integrations.js'
 import { findLeadByContact } from '../../src/db/leads.js'
 import { createLogger } from '../../src/logger.js'
 import { createSyncParts } from '../../src/server.js'
 import { startSimulator } from '../../src/simulator/server.js'
 import { importContacts } from '../../src/sync/import.js'
 import { createTestDatabase } from '../helpers/database.js'
+import { createIntegration, encryptionKey } from '../webhooks/fixtures/leads.js'
 
 // A zone far from UTC: naive date parsing would shift every time below by hours.
 process.env.TZ = 'America/New_York'
@@ -56,20 +54,6 @@ const createdDates: [string, string][] = [
 ]
 
 const { sql } = await createTestDatabase(t)
-const encryptionKey = randomBytes(32)
-
-function integrationInput(portalId: number, accessToken: string) {
-  return {
-    portalId,
-    name: `values ${portalId}`,
-    authType: 'private_app' as const,
-    credentials: { accessToken },
-    accessTokenExpiresAt: null,
-    actions: {},
-    burstPer10Seconds: null,
-    ownerUserId: null,
-  }
-}
 
 /** A contact as the list endpoint returns it, with its properties built by `JSON.parse`. */
 function rawContact(id: number, properties: Record<string, string | null>, createdAt = '', updatedAt = '') {
@@ -77,7 +61,7 @@ function rawContact(id: number, properties: Record<string, string | null>, creat
 }
 
 t.test('every value shape is kept through importContacts', async (t) => {
-  const integration = await insertIntegration(sql, encryptionKey, integrationInput(1001, 'pat-values'))
+  const integration = await createIntegration(sql, 1001, 'pat-values')
   const properties = {
     ...JSON.parse(JSON.stringify(hostileValues)),
     email: 'Mixed.Case+tag@Example.COM',
@@ -127,7 +111,7 @@ t.test('every value shape is kept through importContacts', async (t) => {
 })
 
 t.test('createdate and lastmodifieddate parse in every format', async (t) => {
-  const integration = await insertIntegration(sql, encryptionKey, integrationInput(1002, 'pat-dates'))
+  const integration = await createIntegration(sql, 1002, 'pat-dates')
   const contacts = createdDates.map(([created], index) =>
     rawContact(8000 + index, { createdate: created, lastmodifieddate: created }),
   )
@@ -145,7 +129,7 @@ t.test('createdate and lastmodifieddate parse in every format', async (t) => {
 t.test('hostile values survive a sync against the simulator', async (t) => {
   const simulator = await startSimulator({ contacts: 3, seed: 11, portalId: 1003 })
   t.teardown(() => simulator.close())
-  const integration = await insertIntegration(sql, encryptionKey, integrationInput(1003, simulator.privateAppToken))
+  const integration = await createIntegration(sql, 1003, simulator.privateAppToken)
   const values: Record<string, string> = {
     firstname: 'Zoë 👩🏽‍💻 \u202Eعربي',
     lastname: 'line one\r\nline two',

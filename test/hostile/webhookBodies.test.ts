@@ -1,30 +1,20 @@
-import { randomBytes } from 'node:crypto'
-
 import t from 'tap'
 
-import { insertIntegration } from '../../src/db/integrations.js'
 import { webhookBodyLimitBytes } from '../../src/http/routes/postHubspotWebhook.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { buildTestApp, postSigned, signV3 } from '../webhooks/fixtures/delivery.js'
+import { createIntegration } from '../webhooks/fixtures/leads.js'
 import {
   acceptedWebhookBodies,
   corpusPortalId,
   rejectedWebhookBodies,
+  storedUnappliedWebhookBodies,
   validEvent,
   type HostileCase,
 } from './corpus.js'
 
 const { sql } = await createTestDatabase(t)
-await insertIntegration(sql, randomBytes(32), {
-  portalId: corpusPortalId,
-  name: 'hostile webhook bodies',
-  authType: 'private_app',
-  credentials: { accessToken: 'token' },
-  accessTokenExpiresAt: null,
-  actions: {},
-  burstPer10Seconds: null,
-  ownerUserId: null,
-})
+await createIntegration(sql, corpusPortalId)
 const app = await buildTestApp(t, sql)
 
 async function inboxFingerprint(): Promise<string> {
@@ -90,4 +80,21 @@ t.test('unknown fields are kept as plain data', async (t) => {
   t.same(rows[2].event.constructor, { prototype: { polluted: 'yes' } }, 'constructor stored as data')
   t.equal(rows[3].event.propertyValue, 'ab', 'NUL removed before jsonb')
   assertUnpolluted(t, 'after reading the rows back')
+})
+
+t.test('events that cannot be applied are stored with a reason', async (t) => {
+  for (const testCase of storedUnappliedWebhookBodies()) {
+    const [{ before }] = await sql<{ before: number }[]>`select coalesce(max(id), 0)::int as before from webhook_events`
+    const response = await sendSigned(testCase)
+    t.equal(response.statusCode, 200, `${testCase.name}: status ${response.body.slice(0, 300)}`)
+    t.same(response.json(), { received: 1, stored: 1 }, `${testCase.name}: one event stored`)
+
+    const rows = await sql<{ status: string; last_error: string | null }[]>`
+      select status, last_error from webhook_events where id > ${before}
+    `
+    t.equal(rows.length, 1, `${testCase.name}: one row`)
+    t.equal(rows[0]?.status, testCase.stored, `${testCase.name}: stored as ${testCase.stored}`)
+    if (testCase.stored === 'failed') t.match(rows[0]?.last_error, /2\^53/, `${testCase.name}: the reason names the limit`)
+    assertUnpolluted(t, testCase.name)
+  }
 })

@@ -1,199 +1,124 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 
-import { testConfig } from '../../src/config.js'
-import type { Sql } from '../../src/db/connection.js'
-import { startService, type ServiceHandles } from '../../src/server.js'
-import { startSimulator, type Simulator } from '../../src/simulator/server.js'
-import { createTestDatabase } from '../helpers/database.js'
-import { natsUrl, uniqueSubjectPrefix } from '../helpers/nats.js'
-import { startFaultProxy, type FaultProxy, type FaultRule } from './faultProxy.js'
-import { apiToken, callAdmin, encryptionKey, registerPortal } from './support.js'
+import { startSimulator } from '../../src/simulator/server.js'
+import { clientSecret, postSignedWebhook } from '../helpers/service.js'
+import { contactEvent, publicUrl } from '../webhooks/fixtures/delivery.js'
+import type { FaultRule } from '../helpers/hubspotFaultProxy.js'
+import {
+  assertComplete,
+  batchReadCall,
+  countStale,
+  listCall,
+  runSync,
+  searchCall,
+  startHarness,
+  startWindowHarness,
+} from './hubspotHarness.js'
+import { assertLeadsOnce, outboxBySubject, waitForInboxDone } from './support.js'
 
-const contacts = 500
-/** The backfill reads list pages of 100 contacts. */
-const listPageSize = 100
-const list = 'GET /crm/v3/objects/contacts?'
-const search = 'POST /crm/v3/objects/contacts/search'
+const contacts = 300
+const always = Infinity
 
-interface Harness {
-  sql: Sql
-  proxy: FaultProxy
-  service: ServiceHandles
-  integrationId: number
-}
-
-async function startHarness(t: Test, sim: Simulator): Promise<Harness> {
-  const proxy = await startFaultProxy(t, sim.url)
-  const { url, sql } = await createTestDatabase(t)
-  const config = testConfig({
-    PORT: '0',
-    DATABASE_URL: url,
-    ENCRYPTION_KEY: encryptionKey,
-    API_TOKEN: apiToken,
-    NATS_URL: natsUrl,
-    NATS_SUBJECT_PREFIX: uniqueSubjectPrefix(t),
-    HUBSPOT_API_URL: proxy.url,
-    HUBSPOT_TIMEOUT_MS: '500',
-    HUBSPOT_MAX_ATTEMPTS: '4',
-    SCHEDULER_ENABLED: 'false',
-    ACTIONS_ENABLED: 'false',
-    POLL_SETTLE_SECONDS: '0',
-    POLL_OVERLAP_SECONDS: '0',
-  })
-  const service = await startService(config)
-  t.teardown(() => service.stop())
-  const integrationId = await registerPortal(service.url, sim.portalId, sim.privateAppToken)
-  return { sql, proxy, service, integrationId }
-}
-
-async function runSync(harness: Harness) {
-  const run = await callAdmin(harness.service.url, 'POST', `/sync/${harness.integrationId}?wait=true`)
-  return run.body as { id: number; status: string; errorCode: string | null; error: string | null; counts: { created: number } }
-}
-
-async function leadState(sql: Sql) {
-  const [row] = await sql<{ leads: number; contacts: number }[]>`
-    select count(*)::int as leads, count(distinct hubspot_contact_id)::int as contacts from leads
-  `
-  const [cursor] = await sql<{ phase: string; cursor_value: string | null; window_start: Date | null; last_sync_at: Date | null }[]>`
-    select phase, cursor_value, window_start, last_sync_at from sync_cursors
-  `
-  return { ...row, cursor }
-}
-
-/** Asserts the end state of a clean finish: every contact a lead once, the window closed. */
-async function assertComplete(t: Test, sql: Sql) {
-  const state = await leadState(sql)
-  t.equal(state.leads, contacts, 'every contact is a lead')
-  t.equal(state.contacts, contacts, 'no contact twice')
-  t.equal(state.cursor.phase, 'incremental', 'the backfill is done')
-  t.equal(state.cursor.window_start, null, 'no window left open')
-  t.ok(state.cursor.last_sync_at, 'last_sync_at is set')
-}
-
-interface RecoveredCase {
+interface Case {
   name: string
   rules: FaultRule[]
-  fault: string
 }
 
-const recovered: RecoveredCase[] = [
-  {
-    name: '429 SECONDLY storm on search',
-    rules: [{ match: search, fault: { kind: 'rateLimit', policy: 'SECONDLY' }, count: 3 }],
-    fault: 'rateLimit',
-  },
-  {
-    name: '429 TEN_SECONDLY_ROLLING storm on list',
-    rules: [{ match: list, skip: 2, count: 1, fault: { kind: 'rateLimit', policy: 'TEN_SECONDLY_ROLLING' } }],
-    fault: 'rateLimit',
-  },
+// A TEN_SECONDLY_ROLLING 429 with HubSpot's budget headers reports the 10-second budget used
+// up, so each one costs a wait of up to 10 seconds. The storms send the policy with a
+// Retry-After of 1 second and no budget headers, so a 429 on every other call stays cheap.
+const tenSecondly = { kind: 'rateLimit', policy: 'TEN_SECONDLY_ROLLING' } as const
+const tenSecondlyStorm = { ...tenSecondly, retryAfterSeconds: 1, budgetHeaders: false } as const
+
+const backfillCases: Case[] = [
+  { name: '429 SECONDLY storm on search', rules: [{ match: searchCall, fault: { kind: 'rateLimit', policy: 'SECONDLY' }, count: 3 }] },
+  { name: '429 TEN_SECONDLY_ROLLING on a list call', rules: [{ match: listCall, skip: 1, fault: tenSecondly }] },
+  { name: '429 TEN_SECONDLY_ROLLING on every other list call', rules: [{ match: listCall, count: always, every: 2, fault: tenSecondlyStorm }] },
   {
     name: '429 without policy and with Retry-After',
-    rules: [{ match: list, skip: 1, count: 2, fault: { kind: 'rateLimit', policy: null, retryAfterSeconds: 1 } }],
-    fault: 'rateLimit',
+    rules: [{ match: listCall, skip: 1, count: 2, fault: { kind: 'rateLimit', policy: null, retryAfterSeconds: 1 } }],
   },
   {
     name: '5xx burst',
     rules: [
-      { match: list, skip: 1, count: 1, fault: { kind: 'status', status: 500 } },
-      { match: list, count: 1, fault: { kind: 'status', status: 502 } },
-      { match: search, count: 1, fault: { kind: 'status', status: 503 } },
-      { match: search, count: 1, fault: { kind: 'status', status: 504 } },
+      { match: listCall, skip: 1, count: 1, fault: { kind: 'status', status: 500 } },
+      { match: listCall, count: 2, fault: { kind: 'status', status: 502 } },
+      { match: searchCall, count: 1, fault: { kind: 'status', status: 503 } },
+      { match: searchCall, count: 1, fault: { kind: 'status', status: 504 } },
     ],
-    fault: 'status',
   },
-  {
-    name: 'responses that never come',
-    rules: [{ match: list, skip: 2, count: 2, fault: { kind: 'hang', delayMs: 2_000 } }],
-    fault: 'hang',
-  },
-  {
-    name: 'connection resets',
-    rules: [{ match: list, skip: 2, count: 3, fault: { kind: 'reset' } }],
-    fault: 'reset',
-  },
+  { name: '5xx on every other list call', rules: [{ match: listCall, count: always, every: 2, fault: { kind: 'status', status: 503 } }] },
+  { name: 'a silent HubSpot on every third call', rules: [{ match: listCall, count: always, every: 3, fault: { kind: 'hang', delayMs: 2_000 } }] },
+  { name: 'connection resets on every other call', rules: [{ match: listCall, count: always, every: 2, fault: { kind: 'reset' } }] },
 ]
 
-t.test('transient HubSpot faults end in a clean run', async (t) => {
+t.test('transient HubSpot faults during a backfill end in a clean run', async (t) => {
   const sim = await startSimulator({ contacts, seed: 31 })
   t.teardown(() => sim.close())
-  for (const scenario of recovered) {
+  for (const scenario of backfillCases) {
     await t.test(scenario.name, async (t) => {
       const harness = await startHarness(t, sim)
       harness.proxy.setRules(scenario.rules)
       const run = await runSync(harness)
       t.equal(run.status, 'succeeded', `the run succeeds (${run.errorCode ?? 'no error'})`)
-      t.ok((harness.proxy.applied()[scenario.fault] ?? 0) > 0, 'the fault was applied')
+      const applied = Object.values(harness.proxy.applied()).reduce((sum, n) => sum + n, 0)
+      t.ok(applied > 0, `the faults were applied (${applied})`)
       t.equal(run.counts.created, contacts, 'the run counts every lead')
-      await assertComplete(t, harness.sql)
+      t.same(await outboxBySubject(harness.sql, 'leads.imported'), { rows: contacts, leads: contacts }, 'one leads.imported per lead')
+      await assertComplete(t, harness)
     })
   }
 })
 
-interface FailedCase {
-  name: string
-  rules: FaultRule[]
-  status: string
-  errorCode: string
-}
-
-const failing: FailedCase[] = [
+const windowCases: Case[] = [
+  { name: '429 SECONDLY on every other search', rules: [{ match: searchCall, count: always, every: 2, fault: { kind: 'rateLimit', policy: 'SECONDLY' } }] },
   {
-    name: '429 DAILY',
-    rules: [{ match: list, skip: 2, fault: { kind: 'rateLimit', policy: 'DAILY' } }],
-    status: 'rate_limited',
-    errorCode: 'HUBSPOT_DAILY_LIMIT',
-  },
-  {
-    name: '5xx past the attempt limit',
-    rules: [{ match: list, skip: 2, count: 10, fault: { kind: 'status', status: 503 } }],
-    status: 'failed',
-    errorCode: 'HUBSPOT_UNAVAILABLE',
-  },
-  {
-    name: 'truncated JSON body',
-    rules: [{ match: list, skip: 2, count: 10, fault: { kind: 'truncate' } }],
-    status: 'failed',
-    errorCode: 'HUBSPOT_BAD_RESPONSE',
-  },
-  {
-    name: 'invalid JSON body',
-    rules: [{ match: list, skip: 2, count: 10, fault: { kind: 'body', status: 200, text: '{"results": [' } }],
-    status: 'failed',
-    errorCode: 'HUBSPOT_BAD_RESPONSE',
-  },
-  {
-    name: '200 with an unexpected shape',
-    rules: [{ match: list, skip: 2, count: 10, fault: { kind: 'body', status: 200, text: '{"results":"none","paging":7}' } }],
-    status: 'failed',
-    errorCode: 'HUBSPOT_BAD_RESPONSE',
+    name: 'a mix of 5xx, resets and silence on search',
+    rules: [
+      { match: searchCall, count: always, every: 6, fault: { kind: 'status', status: 502 } },
+      { match: searchCall, count: always, every: 5, fault: { kind: 'reset' } },
+      { match: searchCall, count: always, every: 4, fault: { kind: 'hang', delayMs: 2_000 } },
+    ],
   },
 ]
 
-t.test('HubSpot faults that end a run keep whole pages and the cursor', async (t) => {
-  const sim = await startSimulator({ contacts, seed: 32 })
+t.test('transient HubSpot faults during a window end in a clean run', async (t) => {
+  const sim = await startSimulator({ contacts, seed: 33 })
   t.teardown(() => sim.close())
-  for (const scenario of failing) {
+  for (const [index, scenario] of windowCases.entries()) {
     await t.test(scenario.name, async (t) => {
-      const harness = await startHarness(t, sim)
+      const title = `Window Case ${index}`
+      const harness = await startWindowHarness(t, sim, title, { POLL_PAGE_SIZE: '50' })
       harness.proxy.setRules(scenario.rules)
       const run = await runSync(harness)
-      t.equal(run.status, scenario.status, 'the run ends with the expected status')
-      t.equal(run.errorCode, scenario.errorCode, 'the run names the reason')
-      t.ok(run.error, 'the run carries a message')
-
-      const state = await leadState(harness.sql)
-      t.equal(state.leads, 2 * listPageSize, 'the two pages before the fault are written, nothing of the third')
-      t.equal(run.counts.created, state.leads, 'the run counts what was written')
-      t.equal(state.cursor.phase, 'backfill', 'the cursor stays in the backfill')
-      t.ok(state.cursor.cursor_value, 'the resume point is kept')
-
-      harness.proxy.setRules([])
-      const next = await runSync(harness)
-      t.equal(next.status, 'succeeded', 'the next run succeeds')
-      t.equal(next.counts.created, contacts - state.leads, 'the next run resumes where the last stopped')
-      await assertComplete(t, harness.sql)
+      t.equal(run.status, 'succeeded', `the run succeeds (${run.errorCode ?? 'no error'})`)
+      t.ok(Object.keys(harness.proxy.applied()).length > 0, 'the faults were applied')
+      t.equal(await countStale(harness.sql, title), 0, 'every change arrived')
+      t.same(await outboxBySubject(harness.sql, 'leads.updated'), { rows: contacts, leads: contacts }, 'one leads.updated per lead')
+      await assertComplete(t, harness)
     })
   }
+})
+
+t.test('webhook events are applied once through a HubSpot storm', async (t) => {
+  const sim = await startSimulator({ contacts: 0, seed: 34 })
+  t.teardown(() => sim.close())
+  const harness = await startHarness(t, sim, { HUBSPOT_CLIENT_SECRET: clientSecret, WEBHOOK_PUBLIC_URL: publicUrl })
+  harness.proxy.setRules([
+    { match: batchReadCall, count: always, every: 4, fault: tenSecondlyStorm },
+    { match: batchReadCall, count: always, every: 3, fault: { kind: 'status', status: 503 } },
+  ])
+
+  const ids = Array.from({ length: 120 }, (_, i) => Number(sim.contacts.create({ email: `storm-${i}@example.com` }).id))
+  for (let start = 0; start < ids.length; start += 10) {
+    const events = ids.slice(start, start + 10).map((id) => contactEvent(sim.portalId, 'creation', id, { changeFlag: 'CREATED' }))
+    const response = await postSignedWebhook(`${harness.service.url}/webhooks/hubspot`, publicUrl, JSON.stringify(events))
+    t.equal(response.status, 200, `batch ${start / 10} stored`)
+  }
+  await waitForInboxDone(harness.sql)
+
+  const applied = harness.proxy.applied()
+  t.ok((applied.rateLimit ?? 0) > 0 && (applied.status ?? 0) > 0, `429s and 5xx were applied (${JSON.stringify(applied)})`)
+  await assertLeadsOnce(t, harness.sql, ids)
+  t.same(await outboxBySubject(harness.sql, 'leads.imported'), { rows: ids.length, leads: ids.length }, 'one leads.imported per lead')
 })

@@ -1,21 +1,14 @@
 import t from 'tap'
 
-import { testConfig } from '../../src/config.js'
-import { prefixedStreamName } from '../../src/events/subjects.js'
-import { startService, type ServiceHandles } from '../../src/server.js'
+import type { ServiceHandles } from '../../src/server.js'
 import { startSimulator } from '../../src/simulator/server.js'
 import { createTestDatabase } from '../helpers/database.js'
+import { checkOutboxAgainstStreams, recordPublishes, serviceStreams } from '../helpers/jetstream.js'
 import { natsUrl, uniqueSubjectPrefix } from '../helpers/nats.js'
+import { callAdmin, postSignedWebhook, serviceEnv, startTestService } from '../helpers/service.js'
+import { waitFor } from '../helpers/waitFor.js'
 import { contactEvent } from '../webhooks/fixtures/delivery.js'
-import {
-  apiToken,
-  callAdmin,
-  checkOutboxAgainstStreams,
-  clientSecret,
-  encryptionKey,
-  postSignedWebhook,
-  waitFor,
-} from './support.js'
+import { assertLeadsOnce, outboxBySubject, waitForInboxDone, waitForOutboxDrain } from './support.js'
 
 const publicUrl = 'https://hooks.example.com/webhooks/hubspot'
 const seeded = 300
@@ -26,26 +19,13 @@ t.test('three replicas share runs, inbox, actions and outbox', async (t) => {
   t.teardown(() => sim.close())
   const { url, sql } = await createTestDatabase(t)
   const prefix = uniqueSubjectPrefix(t)
-  const config = testConfig({
-    PORT: '0',
-    DATABASE_URL: url,
-    ENCRYPTION_KEY: encryptionKey,
-    API_TOKEN: apiToken,
-    NATS_URL: natsUrl,
-    NATS_SUBJECT_PREFIX: prefix,
-    HUBSPOT_API_URL: sim.url,
-    HUBSPOT_CLIENT_SECRET: clientSecret,
-    WEBHOOK_PUBLIC_URL: publicUrl,
-    SCHEDULER_ENABLED: 'false',
-    POLL_SETTLE_SECONDS: '0',
-    POLL_OVERLAP_SECONDS: '0',
-  })
+  const published = await recordPublishes(t, natsUrl, prefix)
+  const env = serviceEnv(
+    { databaseUrl: url, hubspotUrl: sim.url, subjectPrefix: prefix, webhookPublicUrl: publicUrl },
+    { ACTIONS_ENABLED: 'true' },
+  )
   const replicas: ServiceHandles[] = []
-  for (let i = 0; i < 3; i++) {
-    const replica = await startService(config)
-    t.teardown(() => replica.stop())
-    replicas.push(replica)
-  }
+  for (let i = 0; i < 3; i++) replicas.push(await startTestService(t, env))
   for (const replica of replicas) t.ok(await replica.nats.waitUntilConnected(10_000), 'replica connected to NATS')
 
   const created = await callAdmin(replicas[0].url, 'POST', '/integrations', {
@@ -68,15 +48,19 @@ t.test('three replicas share runs, inbox, actions and outbox', async (t) => {
   )
 
   // Every replica gets every delivery, a manual run and a scheduler tick, all at once.
-  const work: Promise<unknown>[] = []
+  const ticks: Promise<unknown>[] = []
+  const manualRuns: Promise<{ status: number }>[] = []
+  const deliveries: Promise<{ status: number }>[] = []
   for (const replica of replicas) {
-    work.push(replica.sync.runDue('schedule'))
-    work.push(callAdmin(replica.url, 'POST', `/sync/${integrationId}`))
-    for (const body of batches) work.push(postSignedWebhook(`${replica.url}/webhooks/hubspot`, publicUrl, body))
+    ticks.push(replica.sync.runDue('schedule'))
+    manualRuns.push(callAdmin(replica.url, 'POST', `/sync/${integrationId}`))
+    for (const body of batches) deliveries.push(postSignedWebhook(`${replica.url}/webhooks/hubspot`, publicUrl, body))
   }
-  const results = await Promise.all(work)
-  const webhookStatuses = results.filter(isWebhookResult).map((result) => result.status)
-  t.same([...new Set(webhookStatuses)], [200], 'every delivery is accepted')
+  await Promise.all(ticks)
+  const manualStatuses = (await Promise.all(manualRuns)).map((response) => response.status)
+  t.same([...new Set(manualStatuses)], [202], 'every manual run request is answered with the run')
+  const deliveryStatuses = (await Promise.all(deliveries)).map((response) => response.status)
+  t.same([...new Set(deliveryStatuses)], [200], 'every delivery is accepted')
 
   // More runs on every replica once the first finished: the incremental window.
   await waitFor('the first runs to finish', 60_000, async () => {
@@ -86,26 +70,14 @@ t.test('three replicas share runs, inbox, actions and outbox', async (t) => {
   await Promise.all(replicas.map((replica) => callAdmin(replica.url, 'POST', `/sync/${integrationId}?wait=true`)))
 
   const total = seeded + webhookContacts
-  await waitFor('the inbox to drain', 30_000, async () => {
-    const [row] = await sql<{ open: number }[]>`select count(*)::int as open from webhook_events where status <> 'done'`
-    return row.open === 0
-  })
+  await waitForInboxDone(sql, 30_000)
   await waitFor('every action to run', 60_000, async () => {
-    const [row] = await sql<{ n: number }[]>`
-      select count(*)::int as n from lead_actions where action = 'assign'
-    `
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from lead_actions where action = 'assign'`
     return row.n === total
   })
-  await waitFor('the outbox to drain', 30_000, async () => {
-    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from outbox where published_at is null`
-    return row.n === 0
-  })
+  await waitForOutboxDrain(sql)
 
-  const [leads] = await sql<{ rows: number; contacts: number }[]>`
-    select count(*)::int as rows, count(distinct hubspot_contact_id)::int as contacts from leads
-  `
-  t.same(leads, { rows: total, contacts: total }, 'every contact is a lead once')
-
+  await assertLeadsOnce(t, sql, sim.contacts.ids())
   const overlapping = await sql`
     select a.id, b.id
     from sync_runs a
@@ -130,30 +102,24 @@ t.test('three replicas share runs, inbox, actions and outbox', async (t) => {
   t.equal(inbox.events, webhookContacts, 'each delivered event stored once')
   t.equal(inbox.claimed_more_than_once, 0, 'no event processed twice')
 
-  const [assigned] = await sql<{ rows: number; leads: number }[]>`
-    select count(*)::int as rows, count(distinct payload -> 'data' ->> 'leadId')::int as leads
-    from outbox
-    where subject = 'leads.assigned'
-  `
-  t.same(assigned, { rows: total, leads: total }, 'one leads.assigned per lead')
+  t.same(await outboxBySubject(sql, 'leads.imported'), { rows: total, leads: total }, 'one leads.imported per lead')
+  t.same(await outboxBySubject(sql, 'leads.assigned'), { rows: total, leads: total }, 'one leads.assigned per lead')
+  t.same(await outboxBySubject(sql, 'leads.analysis.requested'), { rows: total, leads: total }, 'one analysis request per lead')
   const perUser = await sql<{ users: number }[]>`
     select count(*)::int as users from leads where assigned_user_id is not null group by assigned_user_id
   `
   const counts = perUser.map((row) => row.users).sort()
   t.ok(counts.length === 3 && counts[2] - counts[0] <= 1, `round robin stayed even (${counts.join(', ')})`)
 
-  const streams = ['LEADS', 'HUBSPOT_SYNC', 'NOTIFICATIONS', 'SEQUENCES'].map((name) => prefixedStreamName(prefix, name))
-  const check = await checkOutboxAgainstStreams(sql, natsUrl, streams)
+  const check = await checkOutboxAgainstStreams(sql, natsUrl, serviceStreams(prefix))
   t.same(check.missing, [], 'every outbox event is in JetStream')
-  t.same(check.duplicated, [], 'the outbox was drained once')
+  await waitFor('the last publishes to arrive', 10_000, () => published.counts().size >= check.rows)
+  t.equal(published.counts().size, check.rows, 'every outbox row was published')
+  t.same(published.repeated(), [], 'and published once: no relay published a row another had')
 })
 
 function chunk<T>(items: T[], size: number): T[][] {
   const chunks: T[][] = []
   for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size))
   return chunks
-}
-
-function isWebhookResult(value: unknown): value is { status: number; body: string } {
-  return typeof value === 'object' && value !== null && typeof (value as { body?: unknown }).body === 'string'
 }

@@ -1,308 +1,224 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer, Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { createInterface } from 'node:readline'
-
-import { jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { connect } from '@nats-io/transport-node'
+import type { Test } from 'tap'
 
 import type { Sql } from '../../src/db/connection.js'
-import { computeSignatureV3 } from '../../src/hubspot/signature.js'
+import { startSimulator, type Simulator } from '../../src/simulator/server.js'
+import { createTestDatabase } from '../helpers/database.js'
+import { checkOutboxAgainstStreams, serviceStreams } from '../helpers/jetstream.js'
+import { uniqueSubjectPrefix } from '../helpers/nats.js'
+import { freePort } from '../helpers/ports.js'
+import { callAdmin, clientSecret, registerPortal, serviceEnv, startTestService, syncAndWait } from '../helpers/service.js'
+import type { ServiceProcess, Termination } from '../helpers/serviceProcess.js'
+import { waitFor } from '../helpers/waitFor.js'
 
-export const apiToken = 'resilience-admin-token-0123456789'
-export const clientSecret = 'resilience-client-secret-0123456789'
-export const encryptionKey = 'c7'.repeat(32)
-
-const repoDir = new URL('../..', import.meta.url).pathname
-const cliPath = path.join(repoDir, 'src/cli.ts')
-const loader = '@isaacs/ts-node-temp-fork-for-pr-2009/esm'
-
-export interface Teardown {
-  teardown(fn: () => unknown): void
+/** Leads in the table, deleted ones included. */
+export async function countLeads(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from leads`
+  return row.n
 }
 
-/** Polls `check` every 50 ms until it returns a truthy value; throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T> | T): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+/** Outbox rows not yet published. */
+export async function countUnpublished(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from outbox where published_at is null`
+  return row.n
 }
 
-/** Returns a TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
-
-export interface ServiceProcess {
-  child: ChildProcess
-  url: string
-  /** Parsed log lines of the child, in order. */
-  lines: Record<string, unknown>[]
-  /** Resolves with the exit code, or the signal name when a signal ended the child. */
-  exited: Promise<number | string | null>
-}
-
-/**
- * Spawns `hubspot-sync serve` through the TypeScript loader, as a deployment runs it, and
- * resolves once it logs "service started". The child is SIGKILLed at teardown if still alive.
- */
-export async function spawnService(t: Teardown, env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--no-warnings', '--loader', loader, cliPath, 'serve'], {
-    cwd: repoDir,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const exited = new Promise<number | string | null>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal))
-  })
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    return exited
-  })
-  const lines: Record<string, unknown>[] = []
-  const stderr: string[] = []
-  child.stderr?.on('data', (chunk) => stderr.push(String(chunk)))
-  const started = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = parseLine(line)
-      lines.push(entry)
-      if (entry.msg === 'service started') resolve(String(entry.url))
-    })
-    void exited.then((code) => reject(new Error(`serve exited with ${code} before it started: ${stderr.join('')}`)))
-  })
-  const url = await withTimeout(started, 60_000, 'the service to start')
-  return { child, url, lines, exited }
-}
-
-function parseLine(line: string): Record<string, unknown> {
-  try {
-    return JSON.parse(line) as Record<string, unknown>
-  } catch {
-    return { msg: line }
-  }
-}
-
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Sends an admin request with the test token; returns status and parsed body. */
-export async function callAdmin(baseUrl: string, method: string, route: string, body?: unknown) {
-  const headers: Record<string, string> = { authorization: `Bearer ${apiToken}` }
-  if (body !== undefined) headers['content-type'] = 'application/json'
-  const response = await fetch(`${baseUrl}${route}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await response.text()
-  return { status: response.status, body: (text ? JSON.parse(text) : null) as Record<string, any> }
-}
-
-/** Registers the simulator's portal with its private-app token; returns the integration id. */
-export async function registerPortal(baseUrl: string, portalId: number, token: string): Promise<number> {
-  const created = await callAdmin(baseUrl, 'POST', '/integrations', { portalId, accessToken: token })
-  if (created.status !== 201) throw new Error(`registering the portal failed: ${JSON.stringify(created.body)}`)
-  return created.body.id as number
-}
-
-/** Posts a webhook body signed with v3 for `publicUrl`, to `targetUrl`. */
-export async function postSignedWebhook(targetUrl: string, publicUrl: string, body: string) {
-  const timestamp = String(Date.now())
-  const signature = computeSignatureV3({
-    secret: clientSecret,
-    method: 'POST',
-    uri: publicUrl,
-    rawBody: Buffer.from(body),
-    timestamp,
-  })
-  const response = await fetch(targetUrl, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-hubspot-signature-v3': signature,
-      'x-hubspot-request-timestamp': timestamp,
-    },
-    body,
-  })
-  return { status: response.status, body: await response.text() }
-}
-
-export interface StreamMessage {
-  msgId: string
-  type: string
-  data: Record<string, any>
-}
-
-/** Reads every message of a JetStream stream with an ordered consumer. */
-export async function readStream(natsUrl: string, stream: string): Promise<StreamMessage[]> {
-  const nc = await connect({ servers: natsUrl })
-  try {
-    const info = await (await jetstreamManager(nc)).streams.info(stream)
-    const total = info.state.messages
-    if (total === 0) return []
-    const consumer = await jetstream(nc).consumers.get(stream)
-    const messages: StreamMessage[] = []
-    while (messages.length < total) {
-      const batch = await consumer.fetch({ max_messages: total - messages.length, expires: 2_000 })
-      let received = 0
-      for await (const message of batch) {
-        received++
-        const event = message.json<{ type: string; data: Record<string, any> }>()
-        messages.push({ msgId: message.headers?.get('Nats-Msg-Id') ?? '', type: event.type, data: event.data })
-      }
-      if (received === 0) break
-    }
-    return messages
-  } finally {
-    await nc.close()
-  }
-}
-
-export interface OutboxCheck {
-  rows: number
-  unpublished: number
-  /** Outbox event ids with no message in the streams. */
-  missing: string[]
-  /** Message ids that occur more than once in the streams. */
-  duplicated: string[]
-}
-
-/**
- * Compares the outbox with what JetStream holds: every row published, every event id in a
- * stream exactly once.
- */
-export async function checkOutboxAgainstStreams(sql: Sql, natsUrl: string, streams: string[]): Promise<OutboxCheck> {
-  const rows = await sql<{ event_id: string; published: boolean }[]>`
-    select event_id, published_at is not null as published from outbox
+/** Inbox events that are neither done nor ignored. */
+export async function countOpenInbox(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    select count(*)::int as n from webhook_events where status not in ('done', 'ignored')
   `
-  const seen = new Map<string, number>()
-  for (const stream of streams) {
-    for (const message of await readStream(natsUrl, stream)) {
-      seen.set(message.msgId, (seen.get(message.msgId) ?? 0) + 1)
-    }
-  }
-  return {
-    rows: rows.length,
-    unpublished: rows.filter((row) => !row.published).length,
-    missing: rows.filter((row) => !seen.has(row.event_id)).map((row) => row.event_id),
-    duplicated: [...seen].filter(([, count]) => count > 1).map(([id]) => id),
-  }
+  return row.n
 }
 
-export interface OwnNats {
-  url: string
-  port: number
-  /** Starts the server; `emptyStore` removes the stored streams first, as a lost volume would. */
-  start(options?: { emptyStore?: boolean }): Promise<void>
-  stop(): Promise<void>
+export function waitForOutboxDrain(sql: Sql, timeoutMs = 30_000): Promise<boolean> {
+  return waitFor('the outbox to drain', timeoutMs, async () => (await countUnpublished(sql)) === 0)
 }
 
-/**
- * Runs a NATS server with JetStream of this test's own on a free port, so the test can stop
- * and start it; the shared server on 4222 is never touched. The store directory survives a
- * stop, so a restarted server keeps its streams.
- */
-export async function startOwnNats(t: Teardown): Promise<OwnNats> {
-  const storeDir = await mkdtemp(path.join(tmpdir(), 'hs-own-nats-'))
+export function waitForInboxDone(sql: Sql, timeoutMs = 60_000): Promise<boolean> {
+  return waitFor('the inbox to drain', timeoutMs, async () => (await countOpenInbox(sql)) === 0)
+}
+
+export interface CursorRow {
+  phase: string
+  last_sync_at: Date | null
+  window_start: Date | null
+  cursor_value: string | null
+  status: string
+}
+
+/** Reads the contacts cursor of the only integration in the database. */
+export async function cursorOf(sql: Sql): Promise<CursorRow> {
+  const [cursor] = await sql<CursorRow[]>`
+    select phase, last_sync_at, window_start, cursor_value, status from sync_cursors
+  `
+  return cursor
+}
+
+/** Outbox rows of one subject, and how many distinct leads they are about. */
+export async function outboxBySubject(sql: Sql, subject: string): Promise<{ rows: number; leads: number }> {
+  const [row] = await sql<{ rows: number; leads: number }[]>`
+    select count(*)::int as rows, count(distinct payload -> 'data' ->> 'leadId')::int as leads
+    from outbox
+    where subject = ${subject}
+  `
+  return row
+}
+
+/** Asserts that the leads are exactly the contacts `contactIds`, each one once. */
+export async function assertLeadsOnce(t: Test, sql: Sql, contactIds: (number | string)[]): Promise<void> {
+  const expected = contactIds.map(String).sort()
+  const rows = await sql<{ id: string }[]>`select hubspot_contact_id::text as id from leads`
+  const ids = rows.map((row) => row.id).sort()
+  t.equal(ids.length, expected.length, 'one lead per contact')
+  t.equal(new Set(ids).size, ids.length, 'no contact twice')
+  t.same(ids, expected, 'the leads are the contacts of the portal')
+}
+
+/** Asserts a closed incremental cursor whose last window reached at least `sinceMs`. */
+export async function assertCursorClosed(t: Test, sql: Sql, sinceMs: number): Promise<void> {
+  const cursor = await cursorOf(sql)
+  t.equal(cursor.phase, 'incremental', 'the backfill is done')
+  t.equal(cursor.window_start, null, 'no window left open')
+  t.ok(cursor.last_sync_at && cursor.last_sync_at.getTime() >= sinceMs, 'last_sync_at passed the changes')
+  t.equal(cursor.status, 'idle', 'the cursor is idle')
+}
+
+/** Waits for the outbox to drain, then asserts each row is in JetStream exactly once. */
+export async function assertPublishedOnce(t: Test, sql: Sql, natsUrl: string, prefix: string): Promise<void> {
+  await waitForOutboxDrain(sql)
+  const check = await checkOutboxAgainstStreams(sql, natsUrl, serviceStreams(prefix))
+  t.equal(check.unpublished, 0, 'no outbox row left unpublished')
+  t.same(check.missing, [], 'every outbox event is in JetStream')
+  t.same(check.duplicated, [], 'no event is in JetStream twice')
+}
+
+export interface ProcessSetup {
+  sql: Sql
+  sim: Simulator
+  prefix: string
+  /** Environment of a `serve` process on a fixed port, which webhooks are signed for. */
+  env: Record<string, string>
+  webhookUrl: string
+}
+
+/** Starts a simulator with `contacts` and builds a database, a subject prefix and a service environment. */
+export async function setUpServiceProcess(
+  t: Test,
+  contacts: number,
+  overrides: Record<string, string> = {},
+): Promise<ProcessSetup> {
+  const sim = await startSimulator({ contacts, seed: 11 })
+  t.teardown(() => sim.close())
+  const { url, sql } = await createTestDatabase(t)
+  const prefix = uniqueSubjectPrefix(t)
   const port = await freePort()
-  let child: ChildProcess | null = null
-  const own: OwnNats = {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    start: async (options = {}) => {
-      if (options.emptyStore) await rm(path.join(storeDir, 'jetstream'), { recursive: true, force: true })
-      child = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], {
-        stdio: 'ignore',
-      })
-      await waitFor('nats-server to listen', 15_000, () => canConnect(port))
-    },
-    stop: async () => {
-      const running = child
-      child = null
-      if (!running || running.exitCode !== null) return
-      const exited = new Promise((resolve) => running.once('exit', resolve))
-      running.kill('SIGTERM')
-      await exited
-    },
-  }
-  await own.start()
-  t.teardown(async () => {
-    await own.stop()
-    await rm(storeDir, { recursive: true, force: true })
-  })
-  return own
+  const webhookUrl = `http://127.0.0.1:${port}/webhooks/hubspot`
+  const options = { databaseUrl: url, hubspotUrl: sim.url, subjectPrefix: prefix, port, webhookPublicUrl: webhookUrl }
+  return { sql, sim, prefix, env: serviceEnv(options, overrides), webhookUrl }
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket()
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-    socket.connect(port, '127.0.0.1')
-  })
-}
-
-export interface LatencyProxy {
-  url: string
-  close(): Promise<void>
+export async function runStatus(sql: Sql, runId: number): Promise<{ status: string; created: number; updated: number }> {
+  const [run] = await sql<{ status: string; created: number; updated: number }[]>`
+    select status, created, updated from sync_runs where id = ${runId}
+  `
+  return run
 }
 
 /**
- * Forwards TCP connections to `targetPort` and holds every chunk coming back for `delayMs`,
- * in order, so each round trip to the target takes at least that long.
+ * Asserts that a `serve` process shut down gracefully: exit code 0, which it returns only
+ * when the shutdown finished inside SHUTDOWN_TIMEOUT_MS, and the matching log lines.
  */
-export async function startLatencyProxy(t: Teardown, targetPort: number, delayMs: number): Promise<LatencyProxy> {
-  const sockets = new Set<Socket>()
-  const server = createServer((client) => {
-    const upstream = new Socket()
-    sockets.add(client).add(upstream)
-    let released = Promise.resolve()
-    upstream.on('data', (chunk) => {
-      released = released.then(() => new Promise((resolve) => setTimeout(resolve, delayMs)))
-      void released.then(() => client.writable && client.write(chunk))
-    })
-    client.on('data', (chunk) => upstream.writable && upstream.write(chunk))
-    const closeBoth = () => {
-      client.destroy()
-      upstream.destroy()
-    }
-    client.on('close', closeBoth).on('error', closeBoth)
-    upstream.on('close', closeBoth).on('error', closeBoth)
-    upstream.connect(targetPort, '127.0.0.1')
+export function assertGracefulExit(t: Test, service: ServiceProcess, termination: Termination, timeoutMs: number): void {
+  const messages = service.lines.map((line) => String(line.msg))
+  t.equal(termination.exitCode, 0, 'exits 0 after a graceful shutdown')
+  t.ok(termination.elapsedMs < timeoutMs, `exits inside SHUTDOWN_TIMEOUT_MS (${termination.elapsedMs} of ${timeoutMs} ms)`)
+  t.ok(messages.includes('shutdown complete'), 'logs the end of the shutdown')
+  t.notOk(messages.some((message) => message.includes('timed out')), 'no shutdown step timed out')
+}
+
+/** Starts the service again in this process, with the simulator at full speed, and syncs. */
+export async function restartAndSync(t: Test, setup: ProcessSetup, integrationId: number): Promise<Record<string, any>> {
+  setup.sim.setOptions({ faults: { slowRate: 0 } })
+  const restarted = await startTestService(t, setup.env)
+  const run = await syncAndWait(restarted.url, integrationId)
+  t.equal(run.status, 'succeeded', 'the run after the restart succeeds')
+  return run
+}
+
+/**
+ * Creates `count` contacts that only webhooks announce, slows the simulator's API down so
+ * the inbox takes a while over them, delivers the webhooks and waits for the first lead.
+ */
+export async function deliverSlowCreations(setup: ProcessSetup, count: number, slowResponseMs: number): Promise<void> {
+  setup.sim.webhooks.configure({ targetUrl: setup.webhookUrl, clientSecret, retryTimeScale: 0.0001 })
+  setup.sim.setOptions({ faults: { slowRate: 1, slowResponseMs } })
+  for (let i = 0; i < count; i++) setup.sim.contacts.create({ email: `webhook-${i}@example.com` })
+  await setup.sim.webhooks.flush()
+  await waitFor('the first webhook leads', 60_000, async () => (await countLeads(setup.sql)) > 0)
+}
+
+/** Asserts that every contact is a lead with one leads.imported, each published once. */
+export async function assertImportedOnce(t: Test, setup: ProcessSetup, natsUrl: string): Promise<void> {
+  const ids = setup.sim.contacts.ids()
+  await assertLeadsOnce(t, setup.sql, ids)
+  t.same(await outboxBySubject(setup.sql, 'leads.imported'), { rows: ids.length, leads: ids.length }, 'one leads.imported per lead')
+  await assertPublishedOnce(t, setup.sql, natsUrl, setup.prefix)
+}
+
+/**
+ * Registers the portal and syncs it in this process with NATS unreachable, so every event
+ * waits in the outbox. Returns the integration id and how many rows wait.
+ */
+export async function buildOutboxBacklog(t: Test, setup: ProcessSetup): Promise<{ integrationId: number; backlog: number }> {
+  const offline = await startTestService(t, { ...setup.env, NATS_URL: `nats://127.0.0.1:${await freePort()}` })
+  const integrationId = await registerPortal(offline.url, setup.sim.portalId, setup.sim.privateAppToken)
+  t.equal((await syncAndWait(offline.url, integrationId)).status, 'succeeded', 'the sync runs without NATS')
+  await offline.stop()
+  return { integrationId, backlog: await countUnpublished(setup.sql) }
+}
+
+export interface StartedRun {
+  integrationId: number
+  runId: number
+  /** When the contacts were changed, for a window run; 0 for a backfill. */
+  changedAtMs: number
+}
+
+/**
+ * Registers the portal on `service`, slows the simulator down and starts the backfill, then
+ * waits until 300 leads are written: a run with most of its pages still to read.
+ */
+export async function startSlowBackfill(t: Test, setup: ProcessSetup, service: ServiceProcess): Promise<StartedRun> {
+  setup.sim.setOptions({ faults: { slowRate: 1, slowResponseMs: 150 } })
+  const integrationId = await registerPortal(service.url, setup.sim.portalId, setup.sim.privateAppToken)
+  const started = await callAdmin(service.url, 'POST', `/sync/${integrationId}`)
+  t.equal(started.status, 202, 'the backfill starts')
+  await waitFor('300 leads', 60_000, async () => (await countLeads(setup.sql)) >= 300)
+  return { integrationId, runId: started.body.runId, changedAtMs: 0 }
+}
+
+/**
+ * Registers the portal on `service` and backfills it, changes every contact's job title to
+ * `title`, slows the simulator down and starts the window run, then waits until it saved
+ * its first page.
+ */
+export async function startSlowWindow(t: Test, setup: ProcessSetup, service: ServiceProcess, title: string): Promise<StartedRun> {
+  const integrationId = await registerPortal(service.url, setup.sim.portalId, setup.sim.privateAppToken)
+  t.equal((await syncAndWait(service.url, integrationId)).status, 'succeeded', 'the backfill succeeds')
+  setup.sim.contacts.bulkUpdate(setup.sim.contacts.ids(), { jobtitle: title })
+  const changedAtMs = Date.now()
+  setup.sim.setOptions({ faults: { slowRate: 1, slowResponseMs: 200 } })
+  const started = await callAdmin(service.url, 'POST', `/sync/${integrationId}`)
+  t.equal(started.status, 202, 'the window run starts')
+  await waitFor('a saved window page', 60_000, async () => {
+    const cursor = await cursorOf(setup.sql)
+    return cursor.window_start !== null && cursor.cursor_value !== null && cursor.cursor_value !== '0'
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
-  const close = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy()
-      server.close(() => resolve())
-    })
-  t.teardown(close)
-  return { url: `nats://127.0.0.1:${port}`, close }
+  return { integrationId, runId: started.body.runId, changedAtMs }
+}
+
+/** Leads whose job title is `title`: the changes of a window that arrived. */
+export async function countWithTitle(sql: Sql, title: string): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from leads where job_title = ${title}`
+  return row.n
 }
