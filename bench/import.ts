@@ -2,8 +2,10 @@
 // upsert baselines and a COPY ceiling, each on an empty leads table, on a database this
 // script creates and drops. Run: npm run bench:import (BENCH_RUNS, BENCH_BASELINE_RUNS,
 // BENCH_CONTACTS, BENCH_BATCH_SIZE, BENCH_PER_CONTACT_CONTACTS and BENCH_DATABASE_ADMIN_URL
-// override the defaults).
+// override the defaults). The methods run in interleaved rounds, and each method's line
+// shows the range of 1-minute load averages during its runs, because the machine may be shared.
 import { randomBytes } from 'node:crypto'
+import os from 'node:os'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 
@@ -26,7 +28,7 @@ const runs = Number(process.env.BENCH_RUNS ?? 5)
 const baselineRuns = Number(process.env.BENCH_BASELINE_RUNS ?? 3)
 // HubSpot's list and search endpoints return at most 100 and 200 contacts a page.
 const batchSize = Number(process.env.BENCH_BATCH_SIZE ?? 200)
-// The baseline with one transaction per contact runs once, on every contact by default.
+// The baselines with one commit per contact run on every contact by default.
 const perContactContacts = Math.min(
   Number(process.env.BENCH_PER_CONTACT_CONTACTS ?? contactCount),
   contactCount,
@@ -88,7 +90,7 @@ const rowByRow: Method = async (sql, integration, contacts) => {
   }
 }
 
-/** The naive service: the same two statements, one transaction per contact. */
+/** Runs the same two statements as a naive job with events would: one transaction per contact. */
 const rowByRowPerContact: Method = async (sql, integration, contacts) => {
   for (const item of contacts) {
     await sql.begin((tx) => upsertOneContact(tx, integration, item))
@@ -96,14 +98,38 @@ const rowByRowPerContact: Method = async (sql, integration, contacts) => {
 }
 
 /**
+ * Runs one upsert per contact outside any transaction, as a naive job without events would,
+ * so each statement commits on its own. It queues no outbox rows and so does less work than
+ * the import service.
+ */
+const upsertAutocommit: Method = async (sql, integration, contacts) => {
+  for (const item of contacts) await upsertOneLead(sql, integration, item)
+}
+
+/**
  * Maps one contact, upserts its lead with the service's newer-wins condition and queues
  * leads.imported or leads.updated for a written row, one statement each.
  */
 async function upsertOneContact(tx: TransactionSql, integration: Integration, item: HubSpotContact) {
+  const lead = await upsertOneLead(tx, integration, item)
+  if (!lead) return
+  const context = { portalId: integration.portalId, origin: 'backfill' } as const
+  const event = lead.inserted
+    ? buildLeadImportedEvent(toLead(lead), context)
+    : buildLeadUpdatedEvent(toLead(lead), context)
+  await tx`
+    insert into outbox (event_id, subject, payload)
+    values (${event.id}, ${event.type}, ${event as never}::jsonb)
+    on conflict (event_id) do nothing
+  `
+}
+
+/** Maps one contact and upserts its lead in one statement. Returns the written row, or undefined. */
+async function upsertOneLead(sql: Sql | TransactionSql, integration: Integration, item: HubSpotContact) {
   const mapped = mapContact(item)
-  if (!mapped.ok) return
+  if (!mapped.ok) return undefined
   const row = toUpsertRow(mapped.contact)
-  const [lead] = await tx<(LeadRow & { inserted: boolean })[]>`
+  const [lead] = await sql<(LeadRow & { inserted: boolean })[]>`
     insert into leads (
       integration_id, hubspot_contact_id, email, first_name, last_name, phone, company,
       job_title, lifecycle_stage, hubspot_owner_id, properties, hubspot_created_at,
@@ -125,16 +151,7 @@ async function upsertOneContact(tx: TransactionSql, integration: Integration, it
       and excluded.content_hash <> leads.content_hash
     returning *, (xmax = 0) as inserted
   `
-  if (!lead) return
-  const context = { portalId: integration.portalId, origin: 'backfill' } as const
-  const event = lead.inserted
-    ? buildLeadImportedEvent(toLead(lead), context)
-    : buildLeadUpdatedEvent(toLead(lead), context)
-  await tx`
-    insert into outbox (event_id, subject, payload)
-    values (${event.id}, ${event.type}, ${event as never}::jsonb)
-    on conflict (event_id) do nothing
-  `
+  return lead
 }
 
 /**
@@ -192,38 +209,68 @@ async function reset(sql: Sql): Promise<void> {
   await sql`vacuum analyze outbox`
 }
 
-async function measure(sql: Sql, integration: Integration, contacts: HubSpotContact[], method: Method, times: number) {
-  const seconds: number[] = []
-  for (let run = 0; run < times; run++) {
-    await reset(sql)
-    const started = process.hrtime.bigint()
-    await method(sql, integration, contacts)
-    seconds.push(Number(process.hrtime.bigint() - started) / 1e9)
-    await checkCounts(sql, contacts.length)
-  }
-  return seconds
+/** One method as the rounds run it. */
+interface MethodRun {
+  name: string
+  method: Method
+  contacts: HubSpotContact[]
+  /** Rounds that include this method. */
+  times: number
+  /** Outbox rows the method must leave behind. */
+  expectedEvents: number
+  /** Whether it runs on the table the previous method left, instead of an emptied one. */
+  keepTable?: boolean
 }
 
-/** Times a second import of the same contacts: the overlap a poll re-reads. */
-async function measureRerun(sql: Sql, integration: Integration, contacts: HubSpotContact[], times: number) {
-  await reset(sql)
-  await importService(sql, integration, contacts)
-  const seconds: number[] = []
-  for (let run = 0; run < times; run++) {
-    const started = process.hrtime.bigint()
-    await importService(sql, integration, contacts)
-    seconds.push(Number(process.hrtime.bigint() - started) / 1e9)
-  }
-  await checkCounts(sql, contacts.length)
-  return seconds
+interface Timing {
+  seconds: number[]
+  /** Seconds per contact, by round, so ratios can be taken within one round. */
+  perContactByRound: Map<number, number>
+  /** Lowest and highest 1-minute load average seen at the start and end of its runs. */
+  load: [number, number]
 }
 
-async function checkCounts(sql: Sql, expected: number): Promise<void> {
+/**
+ * Runs every method once per round, so a change in background load on a shared machine
+ * falls on all of them alike. A method takes part in its first `times` rounds.
+ */
+async function measureRounds(sql: Sql, integration: Integration, methods: MethodRun[]) {
+  const timings = new Map<string, Timing>(
+    methods.map((entry) => [entry.name, { seconds: [], perContactByRound: new Map(), load: [Infinity, 0] }]),
+  )
+  const rounds = Math.max(...methods.map((entry) => entry.times))
+  for (let round = 0; round < rounds; round++) {
+    for (const entry of methods) {
+      if (round >= entry.times) continue
+      const timing = timings.get(entry.name) as Timing
+      if (!entry.keepTable) await reset(sql)
+      noteLoad(timing)
+      const started = process.hrtime.bigint()
+      await entry.method(sql, integration, entry.contacts)
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      noteLoad(timing)
+      timing.seconds.push(seconds)
+      timing.perContactByRound.set(round, seconds / entry.contacts.length)
+      await checkCounts(sql, entry.contacts.length, entry.expectedEvents)
+      console.error(`round ${round + 1}: ${entry.name} ${seconds.toFixed(2)} s, load ${os.loadavg()[0].toFixed(1)}`)
+    }
+  }
+  return timings
+}
+
+function noteLoad(timing: Timing): void {
+  const load = os.loadavg()[0]
+  timing.load = [Math.min(timing.load[0], load), Math.max(timing.load[1], load)]
+}
+
+async function checkCounts(sql: Sql, expectedLeads: number, expectedEvents: number): Promise<void> {
   const [row] = await sql<{ leads: number; events: number }[]>`
     select (select count(*)::int from leads) as leads, (select count(*)::int from outbox) as events
   `
-  if (row.leads !== expected || row.events !== expected) {
-    throw new Error(`expected ${expected} leads and events, found ${row.leads} and ${row.events}`)
+  if (row.leads !== expectedLeads || row.events !== expectedEvents) {
+    throw new Error(
+      `expected ${expectedLeads} leads and ${expectedEvents} events, found ${row.leads} and ${row.events}`,
+    )
   }
 }
 
@@ -251,16 +298,27 @@ async function main(): Promise<void> {
     const contacts = generateContacts(contactCount)
     await importService(sql, integration, contacts.slice(0, 2000)) // warm up JIT and statements
 
-    const results = {
-      importService: await measure(sql, integration, contacts, importService, runs),
-      rowByRow: await measure(sql, integration, contacts, rowByRow, baselineRuns),
-      rowByRowPerContact: await measure(
-        sql, integration, contacts.slice(0, perContactContacts), rowByRowPerContact, 1,
-      ),
-      copyCeiling: await measure(sql, integration, contacts, copyCeiling, runs),
-      unchangedRerun: await measureRerun(sql, integration, contacts, runs),
-    }
-    report(results)
+    const perContact = contacts.slice(0, perContactContacts)
+    const events = contacts.length
+    const timings = await measureRounds(sql, integration, [
+      { name: 'importService', method: importService, contacts, times: runs, expectedEvents: events },
+      // The poll's overlap case: the same contacts again, right after the import service.
+      {
+        name: 'unchangedRerun', method: importService, contacts, times: runs, expectedEvents: events,
+        keepTable: true,
+      },
+      { name: 'rowByRow', method: rowByRow, contacts, times: baselineRuns, expectedEvents: events },
+      {
+        name: 'rowByRowPerContact', method: rowByRowPerContact, contacts: perContact, times: baselineRuns,
+        expectedEvents: perContact.length,
+      },
+      {
+        name: 'upsertAutocommit', method: upsertAutocommit, contacts: perContact, times: baselineRuns,
+        expectedEvents: 0,
+      },
+      { name: 'copyCeiling', method: copyCeiling, contacts, times: runs, expectedEvents: events },
+    ])
+    report(timings)
   } finally {
     await sql.end({ timeout: 5 })
     await admin.unsafe(`drop database if exists ${name} with (force)`)
@@ -268,21 +326,41 @@ async function main(): Promise<void> {
   }
 }
 
-function report(results: Record<string, number[]>): void {
-  const medians = Object.fromEntries(Object.entries(results).map(([key, values]) => [key, median(values)]))
-  const counts: Record<string, number> = { rowByRowPerContact: perContactContacts }
-  const rates = Object.fromEntries(
-    Object.keys(medians).map((key) => [key, (counts[key] ?? contactCount) / medians[key]]),
-  )
-  console.log(`contacts=${contactCount} batchSize=${batchSize} runs=${runs} baselineRuns=${baselineRuns}`)
-  for (const [key, values] of Object.entries(results)) {
-    const rate = Math.round(rates[key])
-    console.log(`${key.padEnd(18)} median ${medians[key].toFixed(2)} s  ${rate} contacts/s  runs ${values.map((v) => v.toFixed(2)).join(' ')}`)
+function report(timings: Map<string, Timing>): void {
+  const counts: Record<string, number> = {
+    rowByRowPerContact: perContactContacts,
+    upsertAutocommit: perContactContacts,
   }
-  console.log(`speedup over row-by-row in page transactions: ${(rates.importService / rates.rowByRow).toFixed(1)}x`)
-  console.log(`speedup over row-by-row, a transaction per contact: ${(rates.importService / rates.rowByRowPerContact).toFixed(1)}x`)
-  console.log(`fraction of COPY ceiling: ${((rates.importService / rates.copyCeiling) * 100).toFixed(0)}%`)
-  console.log(JSON.stringify({ contactCount, batchSize, perContactContacts, medians, results }))
+  const medians: Record<string, number> = {}
+  const rates: Record<string, number> = {}
+  console.log(`contacts=${contactCount} batchSize=${batchSize} runs=${runs} baselineRuns=${baselineRuns}`)
+  for (const [name, timing] of timings) {
+    medians[name] = median(timing.seconds)
+    rates[name] = (counts[name] ?? contactCount) / medians[name]
+    const runList = timing.seconds.map((value) => value.toFixed(2)).join(' ')
+    const load = `${timing.load[0].toFixed(1)}-${timing.load[1].toFixed(1)}`
+    const line = `median ${medians[name].toFixed(2)} s  ${Math.round(rates[name])} contacts/s  runs ${runList}`
+    console.log(`${name.padEnd(18)} ${line}  load ${load}`)
+  }
+  // Each ratio is one method's time per contact over another's, taken within each round.
+  const timingOf = (name: string) => timings.get(name) as Timing
+  const service = timingOf('importService')
+  const compare = (label: string, numerator: Timing, denominator: Timing) => {
+    const byRound = [...numerator.perContactByRound].map(
+      ([round, perContact]) => perContact / (denominator.perContactByRound.get(round) as number),
+    )
+    const rounds = byRound.map((ratio) => ratio.toFixed(2)).join(' ')
+    console.log(`${label}: median of rounds ${median(byRound).toFixed(2)}x, by round ${rounds}`)
+  }
+  compare('row by row in page transactions / import service', timingOf('rowByRow'), service)
+  compare('row by row, a transaction per contact / import service', timingOf('rowByRowPerContact'), service)
+  compare('autocommitted upsert per contact, no events / import service', timingOf('upsertAutocommit'), service)
+  compare('first import / unchanged rerun', service, timingOf('unchangedRerun'))
+  compare('import service / COPY ceiling', service, timingOf('copyCeiling'))
+  const summary = Object.fromEntries(
+    [...timings].map(([name, timing]) => [name, { seconds: timing.seconds, load: timing.load }]),
+  )
+  console.log(JSON.stringify({ contactCount, batchSize, perContactContacts, medians, summary }))
 }
 
 await main()

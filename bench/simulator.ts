@@ -1,7 +1,8 @@
 /**
  * Throughput of the HubSpot simulator itself: list pages (100 contacts) and search pages
  * (200 contacts, lastmodifieddate window sorted ascending) over keep-alive HTTP, with rate
- * limits off. Run: node --loader @isaacs/ts-node-temp-fork-for-pr-2009/esm bench/simulator.ts [contacts] [seconds]
+ * limits off. Run:
+ *   node --import ./node_modules/@tapjs/typescript/dist/esm/import.mjs bench/simulator.ts [contacts] [seconds]
  */
 import { cpus, totalmem } from 'node:os'
 import { Agent, request } from 'undici'

@@ -119,8 +119,13 @@ async function main(): Promise<void> {
     const contact = sim.contacts.create({ email: `lat${i}@example.com`, firstname: `L${i}` })
     createdAt.set(Number(contact.id), started)
   }
-  const timeout = new Promise((resolve) => setTimeout(resolve, 60_000))
+  // Waits at most 60 s for the last message, then reports what arrived.
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(resolve, 60_000)
+  })
   await Promise.race([received, timeout])
+  clearTimeout(timer)
 
   console.log(JSON.stringify({
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
