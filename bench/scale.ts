@@ -22,10 +22,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 
-import { jetstreamManager } from '@nats-io/jetstream'
-import { connect } from '@nats-io/transport-node'
 
-import { prefixedStreamName, streams } from '../src/events/subjects.js'
+import { deletePrefixedStreams } from '../src/events/streamCleanup.js'
 import { startSimulator } from '../src/simulator/server.js'
 import { describeMachine } from './benchSupport.js'
 import {
@@ -83,7 +81,7 @@ async function measureSize(contacts: number): Promise<ScaleResult> {
     return await measureBackfill(service, sim, database.sql, contacts)
   } finally {
     await service?.stop()
-    await deleteStreams(prefix)
+    await deletePrefixedStreams(natsUrl, prefix)
     await database.drop()
     await sim.close()
   }
@@ -156,18 +154,6 @@ async function waitForDrain(sql: ScaleDatabase['sql'], deadlineMs: number) {
     await delay(250)
   }
   return null
-}
-
-async function deleteStreams(prefix: string): Promise<void> {
-  const connection = await connect({ servers: natsUrl })
-  try {
-    const manager = await jetstreamManager(connection)
-    for (const stream of streams) {
-      await manager.streams.delete(prefixedStreamName(prefix, stream.name)).catch(() => false)
-    }
-  } finally {
-    await connection.close()
-  }
 }
 
 function formatRow(result: ScaleResult): string {

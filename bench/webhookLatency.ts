@@ -9,7 +9,6 @@
  * BENCH_CONTACTS (default 600), BENCH_RATE_PER_SECOND (default 30). Loopback only.
  */
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import os from 'node:os'
 
 import { jetstreamManager } from '@nats-io/jetstream'
@@ -21,6 +20,7 @@ import { connect, type Sql } from '../src/db/connection.js'
 import { insertIntegration } from '../src/db/integrations.js'
 import { migrate } from '../src/db/migrate.js'
 import { NatsManager } from '../src/events/nats.js'
+import { findFreePort } from '../src/freePort.js'
 import { startOutboxRelay } from '../src/events/relay.js'
 import { createHubSpotClients } from '../src/hubspot/client.js'
 import { createLogger } from '../src/logger.js'
@@ -32,15 +32,6 @@ const natsUrl = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222'
 const contactCount = Number(process.env.BENCH_CONTACTS ?? 600)
 const ratePerSecond = Number(process.env.BENCH_RATE_PER_SECOND ?? 30)
 const secret = 'bench-latency-secret'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -69,7 +60,7 @@ async function main(): Promise<void> {
   const sim = await startSimulator({ contacts: 0, portalId: 515151 })
   const { sql, drop } = await createDatabase()
   const prefix = `bench${randomBytes(3).toString('hex')}`
-  const port = await freePort()
+  const port = await findFreePort()
   const webhookUrl = `http://127.0.0.1:${port}/webhooks/hubspot`
   const config = testConfig({
     HUBSPOT_API_URL: sim.url,

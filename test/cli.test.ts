@@ -5,19 +5,10 @@ import t from 'tap'
 import { mainUsage, runCli } from '../src/cli.js'
 import { connect } from '../src/db/connection.js'
 import { listMigrations } from '../src/db/migrate.js'
+import { captureIo } from './helpers/captureIo.js'
 import { adminUrl, createTestDatabase, withDatabase } from './helpers/database.js'
 
 const encryptionKey = 'c3'.repeat(32)
-
-function captureIo() {
-  const out: string[] = []
-  const err: string[] = []
-  return {
-    io: { stdout: { write: (text: string) => out.push(text) }, stderr: { write: (text: string) => err.push(text) } },
-    stdout: () => out.join(''),
-    stderr: () => err.join(''),
-  }
-}
 
 t.test('help', async (t) => {
   const main = captureIo()

@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 
@@ -11,22 +9,10 @@ import { runCli } from '../src/cli.js'
 import { testConfig } from '../src/config.js'
 import { startService } from '../src/server.js'
 import { natsUrl, uniqueSubjectPrefix } from './helpers/nats.js'
+import { freePort } from './helpers/ports.js'
+import { deadPid } from './helpers/processes.js'
 
 const apiToken = 'embedded-test-admin-token-0123456789'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** Returns the pid of a process that has exited, as a killed postmaster leaves behind. */
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
-  return Number(child.stdout.toString())
-}
 
 t.test('embedded PostgreSQL survives a stale postmaster.pid', async (t) => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'hubspot-sync-embedded-'))

@@ -144,15 +144,7 @@ async function eraseQueuedLeadEvents(sql: Queryable, leadIds: number[]): Promise
     order by id
     for update
   `
-  const changed = rows.map((row) => ({ id: row.id, payload: withoutMappedFields(row.payload) }))
-  if (changed.length === 0) return 0
-  await sql`
-    update outbox
-    set payload = x.payload
-    from jsonb_to_recordset(${changed as never}::jsonb) as x (id bigint, payload jsonb)
-    where outbox.id = x.id
-  `
-  return changed.length
+  return writeErasedPayloads(sql, 'outbox', rows)
 }
 
 async function eraseDeadLetters(sql: Queryable, leadIds: number[]): Promise<number> {
@@ -164,15 +156,27 @@ async function eraseDeadLetters(sql: Queryable, leadIds: number[]): Promise<numb
     order by id
     for update
   `
-  const changed = rows.map((row) => ({ id: row.id, payload: withoutMappedFields(row.payload) }))
-  if (changed.length === 0) return 0
+  return writeErasedPayloads(sql, 'action_dead_letters', rows)
+}
+
+/**
+ * Writes each row's payload back to `table` with its mapped fields nulled. The rows must be
+ * locked by the caller's transaction. Returns the number of rows written.
+ */
+async function writeErasedPayloads(
+  sql: Queryable,
+  table: 'outbox' | 'action_dead_letters',
+  rows: JsonRow[],
+): Promise<number> {
+  if (rows.length === 0) return 0
+  const erased = rows.map((row) => ({ id: row.id, payload: withoutMappedFields(row.payload) }))
   await sql`
-    update action_dead_letters
+    update ${sql(table)} as target
     set payload = x.payload
-    from jsonb_to_recordset(${changed as never}::jsonb) as x (id bigint, payload jsonb)
-    where action_dead_letters.id = x.id
+    from jsonb_to_recordset(${erased as never}::jsonb) as x (id bigint, payload jsonb)
+    where target.id = x.id
   `
-  return changed.length
+  return erased.length
 }
 
 /**

@@ -23,6 +23,16 @@ async function storedActions(id: number): Promise<unknown> {
   return row.actions
 }
 
+/** Sends POST /integrations for the next unused portal id. */
+function postIntegration(accessToken: string, actions: unknown) {
+  return app.inject({
+    method: 'POST',
+    url: '/integrations',
+    headers: auth,
+    payload: { portalId: portalId++, accessToken, actions },
+  })
+}
+
 function buffer() {
   const chunks: string[] = []
   return { write: (text: string) => chunks.push(text), text: () => chunks.join('') }
@@ -64,12 +74,7 @@ const invalidActions: [string, unknown, Issue][] = [
 ]
 
 t.test('POST /integrations stores actions', async (t) => {
-  const response = await app.inject({
-    method: 'POST',
-    url: '/integrations',
-    headers: auth,
-    payload: { portalId: portalId++, accessToken: 'pat-post', actions: allActions },
-  })
+  const response = await postIntegration('pat-post', allActions)
   t.equal(response.statusCode, 201)
   t.same(response.json().actions, allActions, 'returned as stored')
   t.same(await storedActions(response.json().id), allActions, 'stored in the integration row')
@@ -77,12 +82,7 @@ t.test('POST /integrations stores actions', async (t) => {
 
 t.test('POST /integrations names the bad actions field', async (t) => {
   for (const [name, actions, issue] of invalidActions) {
-    const response = await app.inject({
-      method: 'POST',
-      url: '/integrations',
-      headers: auth,
-      payload: { portalId: portalId++, accessToken: 'pat-post', actions },
-    })
+    const response = await postIntegration('pat-post', actions)
     t.equal(response.statusCode, 400, `${name}: status`)
     t.equal(response.json().code, 'VALIDATION_FAILED', `${name}: code`)
     t.same(response.json().details.issues, [issue], `${name}: issue`)
@@ -92,12 +92,7 @@ t.test('POST /integrations names the bad actions field', async (t) => {
 })
 
 t.test('PATCH /integrations/:id replaces or keeps actions', async (t) => {
-  const created = await app.inject({
-    method: 'POST',
-    url: '/integrations',
-    headers: auth,
-    payload: { portalId: portalId++, accessToken: 'pat-patch', actions: allActions },
-  })
+  const created = await postIntegration('pat-patch', allActions)
   const id = created.json().id as number
   const patch = (payload: object) =>
     app.inject({ method: 'PATCH', url: `/integrations/${id}`, headers: auth, payload })

@@ -1,7 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
@@ -17,24 +16,12 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embed
 import { createLogger } from '../../src/logger.js'
 import { startService } from '../../src/server.js'
 import { natsUrl, uniqueSubjectPrefix } from '../helpers/nats.js'
+import { freePort } from '../helpers/ports.js'
+import { deadPid } from '../helpers/processes.js'
 
 const repositoryDir = new URL('../..', import.meta.url).pathname
 const cliPath = new URL('../../src/cli.ts', import.meta.url).pathname
 const loader = '@isaacs/ts-node-temp-fork-for-pr-2009/esm'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** Returns the pid of a process that has exited. */
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'])
-  return Number(child.stdout.toString())
-}
 
 function isRunning(pid: number): boolean {
   try {

@@ -1,5 +1,3 @@
-import { createServer } from 'node:net'
-
 import { jetstreamManager } from '@nats-io/jetstream'
 import t, { type Test } from 'tap'
 
@@ -7,28 +5,12 @@ import { runCli } from '../../src/cli.js'
 import type { Sql } from '../../src/db/connection.js'
 import { prefixedStreamName } from '../../src/events/subjects.js'
 import { startSimulator, type Simulator } from '../../src/simulator/server.js'
+import { captureIo } from '../helpers/captureIo.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { connectNats, natsUrl, uniqueSubjectPrefix } from '../helpers/nats.js'
+import { freePort } from '../helpers/ports.js'
 
 const encryptionKey = 'd4'.repeat(32)
-
-function captureIo() {
-  const out: string[] = []
-  const err: string[] = []
-  return {
-    io: { stdout: { write: (text: string) => out.push(text) }, stderr: { write: (text: string) => err.push(text) } },
-    stdout: () => out.join(''),
-    stderr: () => err.join(''),
-  }
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 interface Fixture {
   sql: Sql
@@ -129,7 +111,7 @@ t.test('actions replay publishes the action events', async (t) => {
 
 t.test('unreachable NATS leaves the events in the outbox', async (t) => {
   const { sql, env, integrationId } = await setup(t, 4)
-  const offline = { ...env, NATS_URL: `nats://127.0.0.1:${await closedPort()}` }
+  const offline = { ...env, NATS_URL: `nats://127.0.0.1:${await freePort()}` }
 
   const synced = captureIo()
   t.equal(await runCli(['sync', '--integration', String(integrationId)], offline, synced.io), 0, 'the sync still succeeds')

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 import { webhookBodyLimitBytes } from '../../src/http/routes/postHubspotWebhook.js'
 import { createTestDatabase } from '../helpers/database.js'
@@ -32,7 +32,7 @@ function sendSigned(testCase: HostileCase) {
   return app.inject({ method: 'POST', url: '/webhooks/hubspot', headers, payload: testCase.body })
 }
 
-function assertUnpolluted(t: Tap.Test, name: string): void {
+function assertUnpolluted(t: Test, name: string): void {
   const probe = {} as Record<string, unknown>
   t.equal(probe.polluted, undefined, `${name}: Object.prototype not polluted`)
   t.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false)

@@ -1,9 +1,8 @@
-import { createServer } from 'node:net'
-
 import t, { type Test } from 'tap'
 
 import { testConfig } from '../../src/config.js'
 import { startOutboxRelay } from '../../src/events/relay.js'
+import { findFreePort } from '../../src/freePort.js'
 import { endpoints } from '../../src/hubspot/contactsApi.js'
 import { createLogger } from '../../src/logger.js'
 import { startService, type ServiceHandles } from '../../src/server.js'
@@ -33,18 +32,6 @@ const serviceMetrics: Record<string, string> = {
   hubspot_sync_outbox_publish_lag_seconds: 'histogram',
   hubspot_sync_lead_actions_total: 'counter',
   hubspot_sync_drift_contacts_total: 'counter',
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 async function call(handles: ServiceHandles, method: string, path: string, body?: unknown) {
@@ -95,7 +82,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<boo
 
 async function startWithSimulator(t: Test, simulator: Simulator) {
   const { url, sql } = await createTestDatabase(t)
-  const port = await freePort()
+  const port = await findFreePort()
   const webhookUrl = `http://127.0.0.1:${port}/webhooks/hubspot`
   const config = testConfig({
     PORT: String(port),

@@ -8,26 +8,12 @@ import {
   publicRequestUri,
   verifyWebhookSignature,
 } from '../../src/hubspot/signature.js'
-import { sharedHubSpotFile } from '../webhooks/fixtures/delivery.js'
+import { signatureVectors } from '../helpers/signatureVectors.js'
 
-interface Vector {
-  id: string
-  version: 'v1' | 'v2' | 'v3'
-  secret: string
-  method: string | null
-  uri: string | null
-  signedUri?: string
-  body: string
-  timestamp: string | null
-  expected: string
-  expectedIfUriNotDecoded?: string
-}
-
-const { vectors } = sharedHubSpotFile<{ vectors: Vector[] }>('signature-test-vectors.json')
 
 t.test('every shared vector computes its expected signature', async (t) => {
-  t.ok(vectors.length >= 11, 'all vectors loaded')
-  for (const vector of vectors) {
+  t.ok(signatureVectors.length >= 11, 'all vectors loaded')
+  for (const vector of signatureVectors) {
     const body = Buffer.from(vector.body, 'utf8')
     let actual: string
     if (vector.version === 'v1') actual = computeSignatureV1(vector.secret, body)
@@ -46,7 +32,7 @@ t.test('every shared vector computes its expected signature', async (t) => {
 })
 
 t.test('every v1 and v3 vector passes verification', async (t) => {
-  for (const vector of vectors.filter((v) => v.version !== 'v2')) {
+  for (const vector of signatureVectors.filter((v) => v.version !== 'v2')) {
     const headers: Record<string, string> =
       vector.version === 'v3'
         ? { 'X-HubSpot-Signature-v3': vector.expected, 'X-HubSpot-Request-Timestamp': vector.timestamp! }
@@ -66,7 +52,7 @@ t.test('every v1 and v3 vector passes verification', async (t) => {
 })
 
 t.test('uri decoding touches only the listed escapes', async (t) => {
-  const vector = vectors.find((v) => v.id === 'LOCAL-V3-URI-DECODE')!
+  const vector = signatureVectors.find((v) => v.id === 'LOCAL-V3-URI-DECODE')!
   t.equal(decodeSignedUri(vector.uri!), vector.signedUri)
   t.equal(decodeSignedUri('%3A%2F%3F%40%21%24%27%28%29%2A%2C%3B'), ":/?@!$'()*,;")
   t.equal(decodeSignedUri('%20%26%25%2B%3D'), '%20%26%25%2B%3D', 'other escapes stay encoded')

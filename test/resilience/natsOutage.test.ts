@@ -72,7 +72,7 @@ t.test('NATS down and back publishes what waited, stream intact', async (t) => {
   const setup = await setUp(t, 300)
   await setup.nats.stop()
   await waitFor('the disconnect', 10_000, () => !setup.service.nats.isConnected())
-  const ready = await (await fetch(`${setup.service.url}/readyz`)).json()
+  const ready = (await (await fetch(`${setup.service.url}/readyz`)).json()) as { checks: { nats: string } }
   t.equal(ready.checks.nats, 'disconnected', 'readyz reports NATS disconnected')
 
   changeContacts(setup.sim, 50, 'While NATS Was Down')

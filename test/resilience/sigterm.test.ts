@@ -18,17 +18,16 @@ import {
   countWithTitle,
   cursorOf,
   deliverSlowCreations,
+  graceful,
   outboxBySubject,
   restartAndSync,
   runStatus,
   setUpServiceProcess,
+  shutdownTimeoutMs,
   startSlowBackfill,
   startSlowWindow,
   waitForInboxDone,
 } from './support.js'
-
-const shutdownTimeoutMs = 20_000
-const graceful = { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) }
 
 t.test('SIGTERM mid-backfill finishes the page in hand', async (t) => {
   const setup = await setUpServiceProcess(t, 1500, graceful)

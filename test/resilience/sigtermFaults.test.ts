@@ -20,13 +20,12 @@ import {
   countLeads,
   countUnpublished,
   cursorOf,
+  graceful,
   outboxBySubject,
   runStatus,
   setUpServiceProcess,
+  shutdownTimeoutMs,
 } from './support.js'
-
-const shutdownTimeoutMs = 20_000
-const graceful = { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) }
 
 /**
  * Runs a backfill through a fault proxy whose third list call gets `fault`, sends SIGTERM

@@ -124,6 +124,12 @@ export async function runStatus(sql: Sql, runId: number): Promise<{ status: stri
   return run
 }
 
+/** SHUTDOWN_TIMEOUT_MS of the processes the shutdown tests stop, in milliseconds. */
+export const shutdownTimeoutMs = 20_000
+
+/** Environment overrides that set SHUTDOWN_TIMEOUT_MS to `shutdownTimeoutMs`. */
+export const graceful = { SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) }
+
 /**
  * Asserts that a `serve` process shut down gracefully: exit code 0, which it returns only
  * when the shutdown finished inside SHUTDOWN_TIMEOUT_MS, and the matching log lines.

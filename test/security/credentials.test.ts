@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parse as parseYaml } from 'yaml'
 
 import { safeEqual } from '../../src/crypto.js'
@@ -25,7 +25,7 @@ const { sql } = await createTestDatabase(t)
 const config = adminConfig({ HUBSPOT_CLIENT_SECRET: clientSecret, WEBHOOK_PUBLIC_URL: publicUrl })
 const app = await buildAdminApp(t, sql, { config })
 
-function assertNoSecret(t: Tap.Test, where: string, text: string): void {
+function assertNoSecret(t: Test, where: string, text: string): void {
   for (const [name, secret] of Object.entries(secrets)) {
     t.equal(text.includes(secret), false, `${where}: ${name} absent`)
   }

@@ -1,12 +1,12 @@
 import t from 'tap'
 
 import type { Sql } from '../../src/db/connection.js'
-import { registry } from '../../src/metrics.js'
 import { runArchivedPass } from '../../src/sync/archivedPass.js'
 import { runDriftCheck } from '../../src/sync/drift.js'
 import { importContacts } from '../../src/sync/import.js'
 import { createSyncService } from '../../src/sync/runner.js'
 import { createLogger } from '../../src/logger.js'
+import { driftMetric, liveContactIds, liveHubSpotIds } from '../helpers/drift.js'
 import { lead } from '../webhooks/fixtures/leads.js'
 import { startPipeline } from '../webhooks/fixtures/pipeline.js'
 
@@ -26,21 +26,6 @@ t.teardown(() => sync.stop())
 async function run(kind: 'archived' | 'drift') {
   const started = await sync.startRun(integration.id, 'manual', { kind })
   return started.done
-}
-
-async function liveContactIds(): Promise<number[]> {
-  const rows = await sql<{ hubspot_contact_id: number }[]>`
-    select hubspot_contact_id from leads
-    where integration_id = ${integration.id}
-      and deleted_at is null and merged_into_contact_id is null and purged_at is null
-    order by hubspot_contact_id
-  `
-  return rows.map((row) => row.hubspot_contact_id)
-}
-
-async function driftMetric(kind: string): Promise<number> {
-  const metric = await registry.getSingleMetric('hubspot_sync_drift_contacts_total')!.get()
-  return metric.values.find((value) => value.labels.kind === kind)?.value ?? 0
 }
 
 // The table starts in step with HubSpot: every seeded contact imported once.
@@ -88,8 +73,7 @@ t.test('drift check repairs missing, deleted and restored contacts', async (t) =
   t.equal(finished.counts.created, 2)
   t.equal(finished.counts.deleted, 1)
 
-  const hubspotIds = sim.contacts.all().filter((contact) => !contact.archived).map((contact) => Number(contact.id))
-  t.same(await liveContactIds(), hubspotIds, 'local live leads equal HubSpot contacts')
+  t.same(await liveContactIds(sql, integration.id), liveHubSpotIds(sim), 'local live leads equal HubSpot contacts')
   t.ok((await lead(sql, integration.id, Number(created[0].id)))?.email, 'missing contact imported')
   t.equal((await lead(sql, integration.id, restoredId))?.deletedAt, null, 'wrongly deleted lead revived')
   t.equal((await driftMetric('missing_locally')) - before.local, 3)
@@ -112,7 +96,7 @@ t.test('drift check alone retires contacts merged into a new record', async (t) 
     t.equal((await lead(sql, integration.id, id))?.mergedIntoContactId, survivorId, `${id} points at the survivor`)
   }
   t.equal((await lead(sql, integration.id, survivorId))?.deletedAt, null, 'survivor lead is live')
-  t.same(await liveContactIds(), sim.contacts.all().filter((c) => !c.archived).map((c) => Number(c.id)))
+  t.same(await liveContactIds(sql, integration.id), liveHubSpotIds(sim))
 
   const subjects = await sql<{ subject: string }[]>`
     select subject from outbox

@@ -1,7 +1,7 @@
 import t from 'tap'
 
 import type { Sql } from '../../src/db/connection.js'
-import { registry } from '../../src/metrics.js'
+import { driftMetric, liveContactIds, liveHubSpotIds } from '../helpers/drift.js'
 import { lead } from '../webhooks/fixtures/leads.js'
 import { countByTypeAndContact, startLeadStream } from '../webhooks/fixtures/leadStream.js'
 import { apiToken, startPipeline } from '../webhooks/fixtures/pipeline.js'
@@ -35,24 +35,6 @@ async function runSync(kind: 'contacts' | 'archived' | 'drift'): Promise<Run> {
 async function storedRun(runId: number): Promise<Run> {
   return (await app.inject({ method: 'GET', url: `/sync-runs/${runId}`, headers: auth })).json()
 }
-
-async function driftMetric(kind: string): Promise<number> {
-  const metric = await registry.getSingleMetric('hubspot_sync_drift_contacts_total')!.get()
-  return metric.values.find((value) => value.labels.kind === kind)?.value ?? 0
-}
-
-async function liveLeadIds(): Promise<number[]> {
-  const rows = await sql<{ hubspot_contact_id: number }[]>`
-    select hubspot_contact_id from leads
-    where integration_id = ${integration.id}
-      and deleted_at is null and merged_into_contact_id is null and purged_at is null
-    order by hubspot_contact_id
-  `
-  return rows.map((row) => row.hubspot_contact_id)
-}
-
-const liveHubSpotIds = () =>
-  sim.contacts.all().filter((contact) => !contact.archived).map((contact) => Number(contact.id))
 
 const synced = await runSync('contacts')
 const seeded = sim.contacts.ids().map(Number)
@@ -114,7 +96,7 @@ t.test('drift check deletes erased contacts and imports missing ones', async (t)
   t.equal(run.details.missingLocally, 2, 'two contacts without a lead')
   t.equal(run.details.missingInHubspot, 2, 'two leads without a contact')
   t.equal(run.details.deletedLocally, 0, 'no lead wrongly deleted')
-  t.equal(run.details.hubspotContacts, liveHubSpotIds().length)
+  t.equal(run.details.hubspotContacts, liveHubSpotIds(sim).length)
   t.equal(run.counts.created, 2, 'two leads created')
   t.equal(run.counts.deleted, 2, 'two leads deleted')
   t.same((await storedRun(run.id)).details, run.details, 'details kept in the run record')
@@ -124,7 +106,7 @@ t.test('drift check deletes erased contacts and imports missing ones', async (t)
   for (const id of [erasedA, erasedB]) t.ok((await lead(sql, integration.id, id))?.deletedAt, `${id} deleted_at set`)
   t.equal((await lead(sql, integration.id, created[0]))?.email, 'missed-one@example.com')
   t.equal((await lead(sql, integration.id, created[1]))?.email, 'missed-two@example.com')
-  t.same(await liveLeadIds(), liveHubSpotIds(), 'live leads equal HubSpot live contacts')
+  t.same(await liveContactIds(sql, integration.id), liveHubSpotIds(sim), 'live leads equal HubSpot live contacts')
 })
 
 t.test('each repair is published on NATS once', async (t) => {

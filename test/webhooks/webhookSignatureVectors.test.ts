@@ -3,28 +3,17 @@ import t from 'tap'
 
 import type { Sql } from '../../src/db/connection.js'
 import { createTestDatabase } from '../helpers/database.js'
-import { buildTestApp, sharedHubSpotFile, webhookConfig } from './fixtures/delivery.js'
+import { signatureVectors, type SignatureVector } from '../helpers/signatureVectors.js'
+import { buildTestApp, webhookConfig } from './fixtures/delivery.js'
 import { createIntegration } from './fixtures/leads.js'
 
 // Every shared HubSpot signature vector, sent through the receiver with the vector's own
 // secret, URI, timestamp and expected signature. The test computes no signature itself.
-interface Vector {
-  id: string
-  version: 'v1' | 'v2' | 'v3'
-  secret: string
-  method: string | null
-  uri: string | null
-  body: string
-  timestamp: string | null
-  expected: string
-}
-
-const { vectors } = sharedHubSpotFile<{ vectors: Vector[] }>('signature-test-vectors.json')
 const { sql } = await createTestDatabase(t)
 await createIntegration(sql, 62515)
 
 // The vectors were signed years ago, so the age limit is widened and only the signature decides.
-const oldestMs = Math.min(...vectors.filter((v) => v.timestamp).map((v) => Number(v.timestamp)))
+const oldestMs = Math.min(...signatureVectors.filter((v) => v.timestamp).map((v) => Number(v.timestamp)))
 const maxAgeMs = String(Date.now() - oldestMs + 86_400_000)
 
 function isJsonArray(body: string): boolean {
@@ -41,7 +30,7 @@ function requestTarget(uri: string | null): { publicUrl: string; url: string } {
   return { publicUrl: `${parsed.origin}${parsed.pathname}`, url: `/webhooks/hubspot${parsed.search}` }
 }
 
-function headersFor(vector: Vector, signature = vector.expected): Record<string, string> {
+function headersFor(vector: SignatureVector, signature = vector.expected): Record<string, string> {
   if (vector.version === 'v3') {
     return { 'X-HubSpot-Signature-v3': signature, 'X-HubSpot-Request-Timestamp': vector.timestamp as string }
   }
@@ -67,7 +56,7 @@ function appFor(secret: string, publicUrl: string): Promise<FastifyInstance> {
   return app
 }
 
-async function send(vector: Vector, signature = vector.expected) {
+async function send(vector: SignatureVector, signature = vector.expected) {
   const { publicUrl, url } = requestTarget(vector.uri)
   const app = await appFor(vector.secret, publicUrl)
   const method = (vector.method ?? 'POST') as 'POST' | 'GET'
@@ -87,7 +76,7 @@ function corrupt(signature: string): string {
 }
 
 t.test('v1 and v3 vectors pass the receiver', async (t) => {
-  const accepted = vectors.filter((vector) => vector.version !== 'v2')
+  const accepted = signatureVectors.filter((vector) => vector.version !== 'v2')
   t.equal(accepted.length, 8, 'two v1 and six v3 vectors in the shared file')
   for (const vector of accepted) {
     await sql`delete from webhook_events`
@@ -105,7 +94,7 @@ t.test('v1 and v3 vectors pass the receiver', async (t) => {
 
 t.test('v1 and v3 vectors with one character changed are rejected', async (t) => {
   await sql`delete from webhook_events`
-  for (const vector of vectors.filter((v) => v.version !== 'v2')) {
+  for (const vector of signatureVectors.filter((v) => v.version !== 'v2')) {
     const response = await send(vector, corrupt(vector.expected))
     t.equal(response.statusCode, 401, vector.id)
     t.equal(response.json().code, 'WEBHOOK_SIGNATURE_INVALID', `${vector.id} code`)
@@ -115,7 +104,7 @@ t.test('v1 and v3 vectors with one character changed are rejected', async (t) =>
 
 t.test('v2 vectors are not accepted for webhooks', async (t) => {
   await sql`delete from webhook_events`
-  for (const vector of vectors.filter((v) => v.version === 'v2')) {
+  for (const vector of signatureVectors.filter((v) => v.version === 'v2')) {
     const response = await send(vector)
     // HubSpot signs webhooks with v1 or v3. It uses v2 for workflow actions and CRM cards.
     const expected = vector.method === 'POST' ? 401 : 404
