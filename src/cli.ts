@@ -17,7 +17,7 @@ Commands:
   serve                  run the service: HTTP API, scheduler and workers (default)
   migrate                apply pending database migrations and exit
   sync                   run one sync in the foreground with progress
-  integrations add|list  register or list HubSpot portals
+  integrations COMMAND   add, list or update HubSpot portals
   actions replay         run new-lead actions that have not run yet
   simulator              start a local HubSpot for trials and tests
   help [command]         show this text, or a command's options
