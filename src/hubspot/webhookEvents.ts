@@ -101,6 +101,9 @@ export type EventCheck = { ok: true; received: ReceivedEvent } | { ok: false; is
  * `occurredAt` and a type.
  */
 export function checkWebhookEvent(element: unknown): EventCheck {
+  const quick = quickCheck(element)
+  if (quick !== null) return { ok: true, received: { event: quick, invalidFields: null, failure: null } }
+
   const full = webhookEventSchema.safeParse(element)
   if (full.success) return { ok: true, received: { event: full.data, invalidFields: null, failure: null } }
 
@@ -123,6 +126,88 @@ export function checkWebhookEvent(element: unknown): EventCheck {
   const invalidFields = Object.fromEntries(fields.map((field) => [field, raw[field]]))
   const failure = isContact ? `contact event not applied: ${fields.join(', ')}: ${unsafeIdMessage}` : null
   return { ok: true, received: { event: again.data, invalidFields, failure } }
+}
+
+type QuickRule = 'int' | 'id' | 'time' | 'type' | 'string' | 'stringOrNull' | 'boolean'
+
+/**
+ * Fields that `quickCheck` accepts, in the order of the schema's shape, which zod keeps in
+ * its output. An event with any other field, `mergedObjectIds` included, goes through zod.
+ */
+const quickFields: readonly (readonly [string, QuickRule])[] = [
+  ['eventId', 'int'],
+  ['subscriptionId', 'int'],
+  ['portalId', 'id'],
+  ['appId', 'int'],
+  ['occurredAt', 'time'],
+  ['subscriptionType', 'type'],
+  ['eventType', 'type'],
+  ['attemptNumber', 'int'],
+  ['objectId', 'id'],
+  ['objectTypeId', 'string'],
+  ['propertyName', 'string'],
+  ['propertyValue', 'stringOrNull'],
+  ['changeFlag', 'string'],
+  ['changeSource', 'string'],
+  ['sourceId', 'string'],
+  ['primaryObjectId', 'id'],
+  ['newObjectId', 'id'],
+  ['numberOfPropertiesMoved', 'int'],
+  ['associationType', 'string'],
+  ['fromObjectId', 'id'],
+  ['toObjectId', 'id'],
+  ['associationRemoved', 'boolean'],
+  ['isPrimaryAssociation', 'boolean'],
+]
+
+const quickFieldNames = new Set(quickFields.map(([name]) => name))
+
+function passesQuickRule(rule: QuickRule, value: unknown): boolean {
+  switch (rule) {
+    case 'int':
+      return typeof value === 'number' && Number.isSafeInteger(value)
+    case 'id':
+      return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
+    case 'time':
+      return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= maxDateMs
+    case 'type':
+      return typeof value === 'string' && value.length > 0
+    case 'string':
+      return typeof value === 'string'
+    case 'stringOrNull':
+      return value === null || typeof value === 'string'
+    case 'boolean':
+      return typeof value === 'boolean'
+  }
+}
+
+/**
+ * Returns what `webhookEventSchema` returns for a plain object with only `quickFields` keys
+ * and values of the expected types, or null when the event needs zod. Null is no rejection.
+ */
+function quickCheck(element: unknown): WebhookEvent | null {
+  if (typeof element !== 'object' || element === null || Object.getPrototypeOf(element) !== Object.prototype) {
+    return null
+  }
+  const input = element as Record<string, unknown>
+  const keys = Object.keys(input)
+  for (const key of keys) {
+    if (!quickFieldNames.has(key) || input[key] === undefined) return null
+  }
+  // Reads each field as zod does, inherited ones included, so the two outputs match.
+  const output: Record<string, unknown> = {}
+  let found = 0
+  for (const [name, rule] of quickFields) {
+    const value = input[name]
+    if (value === undefined) continue
+    if (!passesQuickRule(rule, value)) return null
+    output[name] = value
+    found++
+  }
+  if (found !== keys.length) return null
+  if (output.portalId === undefined || output.occurredAt === undefined) return null
+  if (output.subscriptionType === undefined && output.eventType === undefined) return null
+  return output as WebhookEvent
 }
 
 function baseView(base: z.infer<typeof webhookEventBaseSchema>, objectTypeId: unknown): WebhookEvent {
@@ -182,25 +267,16 @@ function parseKind(type: string, objectTypeId: string | undefined): ContactEvent
  */
 export function webhookDedupKey(event: WebhookEvent, invalidFields: Record<string, unknown> | null = null): string {
   const kind = contactEventKind(event)
-  const parts = [
-    event.portalId,
-    kind === null ? quoted(subscriptionTypeOf(event)) : kind,
-    event.objectId ?? '',
-    event.occurredAt,
-    quoted(event.propertyName),
-    quoted(event.propertyValue),
-    quoted(event.changeFlag),
-    event.primaryObjectId ?? '',
-    event.mergedObjectIds === undefined ? '' : [...event.mergedObjectIds].sort((a, b) => a - b).join(','),
-    event.newObjectId ?? '',
-    quoted(event.associationType),
-    event.fromObjectId ?? '',
-    event.toObjectId ?? '',
-    event.associationRemoved ?? '',
-  ]
+  const merged = event.mergedObjectIds === undefined ? '' : [...event.mergedObjectIds].sort((a, b) => a - b).join(',')
+  // A template string instead of an array join. `?? ''` keeps join's empty text for a
+  // missing value, so every key stays the same.
+  let text =
+    `${event.portalId ?? ''}|${kind === null ? quoted(subscriptionTypeOf(event)) : kind}|${event.objectId ?? ''}|` +
+    `${event.occurredAt ?? ''}|${quoted(event.propertyName)}|${quoted(event.propertyValue)}|${quoted(event.changeFlag)}|` +
+    `${event.primaryObjectId ?? ''}|${merged}|${event.newObjectId ?? ''}|${quoted(event.associationType)}|` +
+    `${event.fromObjectId ?? ''}|${event.toObjectId ?? ''}|${event.associationRemoved ?? ''}`
   // Fields set aside as invalid still tell events apart. Valid events keep their old key.
-  if (invalidFields !== null) parts.push(quoted(serializedForKey(invalidFields)))
-  const text = parts.join('|')
+  if (invalidFields !== null) text += `|${quoted(serializedForKey(invalidFields))}`
   // A short identity is the key itself, which saves a hash per event on the receiver.
   // A long one, such as a property change with a long text value, is hashed, because a
   // btree entry must stay under about 2.7 kB. The prefix keeps the two forms apart.
