@@ -16,9 +16,7 @@ import { connect as natsConnect } from '@nats-io/transport-node'
 
 import { buildApp } from '../src/app.js'
 import { testConfig } from '../src/config.js'
-import { connect, type Sql } from '../src/db/connection.js'
 import { insertIntegration } from '../src/db/integrations.js'
-import { migrate } from '../src/db/migrate.js'
 import { NatsManager } from '../src/events/nats.js'
 import { findFreePort } from '../src/freePort.js'
 import { startOutboxRelay } from '../src/events/relay.js'
@@ -26,8 +24,8 @@ import { createHubSpotClients } from '../src/hubspot/client.js'
 import { createLogger } from '../src/logger.js'
 import { startSimulator } from '../src/simulator/server.js'
 import { startInboxWorker } from '../src/sync/inbox.js'
+import { createBenchDatabase } from './benchSupport.js'
 
-const adminUrl = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres'
 const natsUrl = process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222'
 const contactCount = Number(process.env.BENCH_CONTACTS ?? 600)
 const ratePerSecond = Number(process.env.BENCH_RATE_PER_SECOND ?? 30)
@@ -38,27 +36,9 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
 
-async function createDatabase(): Promise<{ sql: Sql; drop: () => Promise<void> }> {
-  const name = `hs_bench_${randomBytes(4).toString('hex')}`
-  const admin = connect(adminUrl, { maxConnections: 1 })
-  await admin.unsafe(`create database ${name}`)
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  const sql = connect(url.toString(), { maxConnections: 10 })
-  await migrate(sql)
-  return {
-    sql,
-    drop: async () => {
-      await sql.end({ timeout: 5 })
-      await admin.unsafe(`drop database if exists ${name} with (force)`)
-      await admin.end()
-    },
-  }
-}
-
 async function main(): Promise<void> {
   const sim = await startSimulator({ contacts: 0, portalId: 515151 })
-  const { sql, drop } = await createDatabase()
+  const { sql, drop } = await createBenchDatabase('hs_bench_latency')
   const prefix = `bench${randomBytes(3).toString('hex')}`
   const port = await findFreePort()
   const webhookUrl = `http://127.0.0.1:${port}/webhooks/hubspot`

@@ -86,40 +86,16 @@ async function publishWithRelay(context: OutboxPublishContext): Promise<number |
     subjectPrefix: config.NATS_SUBJECT_PREFIX,
     logger: logger.child({}, { level: 'error' }),
   })
-  // NOTE: relay.ts has no call that publishes once without its background loop. The loop
-  // starts before NATS connects, so its first pass finds NATS down and then it sleeps past
-  // the limit, which leaves the publishing, and the count, to flush(). An outbox insert by
-  // another process can still wake the loop for a batch that the count misses.
+  // The relay's own loop starts before NATS connects, so its first pass finds NATS down and
+  // it sleeps. flushAndStop stops that loop before publishing, so every batch is counted.
   const relay = startOutboxRelay({ sql, nats, logger, idleDelayMs: publishLimitMs * 2 })
   try {
     nats.start()
     if (!(await nats.waitUntilConnected(natsConnectWaitMs))) return null
-    return await flushWithin(relay.flush(), nats, publishLimitMs)
+    return await relay.flushAndStop(Date.now() + publishLimitMs)
   } finally {
     await relay.stop()
     await nats.close()
-  }
-}
-
-/**
- * Waits for the flush up to `limitMs`. Past it, closing NATS makes the relay end after the
- * batch in hand; the rest waits in the outbox.
- */
-async function flushWithin(
-  flush: Promise<number>,
-  nats: NatsManager,
-  limitMs: number,
-): Promise<number> {
-  let timer: NodeJS.Timeout | undefined
-  const limit = new Promise<'limit'>((resolve) => {
-    timer = setTimeout(() => resolve('limit'), limitMs)
-  })
-  try {
-    const first = await Promise.race([flush.then(() => 'flushed' as const), limit])
-    if (first === 'limit') await nats.close()
-    return await flush
-  } finally {
-    clearTimeout(timer)
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Queryable } from './connection.js'
-import { leadColumns, type LeadRow } from './leads.js'
+import { leadColumns, type LeadMappedColumns, type LeadRow } from './leads.js'
 
 /** What the import service needs to know about a lead before it decides on a write. */
 export interface LeadStateRow {
@@ -25,16 +25,8 @@ export interface ImportStates {
 }
 
 /** One contact as the upsert writes it; times are ISO strings inside the JSON parameter. */
-export interface LeadUpsertRow {
+export interface LeadUpsertRow extends LeadMappedColumns {
   hubspot_contact_id: number
-  email: string | null
-  first_name: string | null
-  last_name: string | null
-  phone: string | null
-  company: string | null
-  job_title: string | null
-  lifecycle_stage: string | null
-  hubspot_owner_id: string | null
   properties: Record<string, string | null>
   hubspot_created_at: string | null
   hubspot_updated_at: string
