@@ -101,7 +101,7 @@ function fieldValue(subject: ConditionSubject, field: string): string | null {
   return typeof value === 'string' ? value : null
 }
 
-/** Tells whether the lead matches; an action with no condition matches every lead. */
+/** Checks whether the lead matches the condition. An action with no condition matches every lead. */
 export function matchesCondition(subject: ConditionSubject, condition: Condition | undefined): boolean {
   if (condition === undefined) return true
   const value = fieldValue(subject, condition.field)

@@ -81,7 +81,7 @@ const hubspotOwnerSchema = strictWithHint({
 
 /**
  * A disabled action keeps its settings for later, so every field is optional but still
- * checked; `strategy` is not required until the action is enabled.
+ * checked. `strategy` is not required until the action is enabled.
  */
 const assignDisabledSchema = strictWithHint({
   enabled: z.literal(false),
@@ -117,7 +117,7 @@ const assignSchema = z.discriminatedUnion(
   { error: enabledMessage },
 )
 
-/** One action's enabled and disabled forms; a disabled action's settings are all optional. */
+/** Combines one action's enabled and disabled forms. A disabled action's settings are all optional. */
 function toggled<Enabled extends z.ZodObject, Disabled extends z.ZodObject>(
   enabled: Enabled,
   disabled: Disabled,
@@ -159,8 +159,9 @@ const sequenceSchema = toggled(
 )
 
 /**
- * An integration's `actions`: what the consumer does once for every newly imported lead.
- * Every action is optional; unknown keys are rejected so a misspelt setting is never ignored.
+ * Schema of an integration's `actions`, which the consumer runs once for every newly imported
+ * lead. Every action is optional, and unknown keys are rejected so a misspelt setting is never
+ * ignored.
  */
 export const actionsConfigSchema = strictWithHint(
   {
@@ -207,8 +208,9 @@ export function parseActionsConfig(input: unknown, prefix = 'actions'): ActionsC
 }
 
 /**
- * Turns zod issues into field issues. An unknown key becomes an issue at its own path; the
- * schemas of this module list the keys allowed there, zod's default message is shortened.
+ * Turns zod issues into field issues. An unknown key becomes an issue at its own path.
+ * The schemas of this module state the keys allowed there, and zod's default message is
+ * shortened to "unknown key".
  * The second parameter is ignored.
  */
 export function toFieldIssues(error: z.ZodError, _input: unknown, prefix: string): FieldIssue[] {

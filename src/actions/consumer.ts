@@ -21,19 +21,19 @@ export interface ActionsConsumerOptions {
   sql: Sql
   nats: NatsManager
   logger: Logger
-  /** Reads ACTIONS_MAX_DELIVERIES: deliveries of one message before it is dead-lettered. */
+  /** Service configuration. ACTIONS_MAX_DELIVERIES sets the deliveries of one message before it is dead-lettered. */
   config: Config
-  /** Durable consumer name, shared by every replica; default `lead-actions`. */
+  /** Durable consumer name, shared by every replica. Default `lead-actions`. */
   name?: string
-  /** Messages processed at once by this instance; default 8. */
+  /** Messages processed at once by this instance. Default 8. */
   concurrency?: number
-  /** Time the server waits for an ack before it redelivers (e.g. after a crash); default 30000 ms. */
+  /** Time the server waits for an ack before it redelivers (e.g. after a crash). Default 30000 ms. */
   ackWaitMs?: number
-  /** Delay before a failed message is delivered again, by delivery; default 1 s, 5 s, 30 s, 2 min. */
+  /** Delay before a failed message is delivered again, by delivery. Default 1 s, 5 s, 30 s, 2 min. */
   retryDelaysMs?: readonly number[]
-  /** Pause between attempts to reach NATS or the database; default 1000 ms. */
+  /** Pause between attempts to reach NATS or the database. Default 1000 ms. */
   retryIntervalMs?: number
-  /** Test seam: runs after the commit and before the ack; if it throws, no ack is sent. */
+  /** Test seam that runs after the commit and before the ack. If it throws, no ack is sent. */
   beforeAck?: (leadId: number) => Promise<void> | void
 }
 
@@ -182,7 +182,7 @@ class ActionsConsumerLoop implements ActionsConsumer {
     })
   }
 
-  /** Logs a failing NATS or consumer setup at most once a minute while it lasts. */
+  /** Logs a failed NATS connection or consumer setup at most once a minute, and not at all while stopping. */
   private logThrottled(error: unknown): void {
     if (this.stopping || Date.now() - this.errorLoggedAt < errorLogIntervalMs) return
     this.errorLoggedAt = Date.now()
@@ -192,7 +192,7 @@ class ActionsConsumerLoop implements ActionsConsumer {
 
 /**
  * Creates the durable consumer, or brings its delivery settings in line with ours. Another
- * replica may create it at the same moment; the update path then applies.
+ * replica may create it at the same moment, and then the update path applies.
  */
 async function ensureConsumer(
   jsm: JetStreamManager,

@@ -13,12 +13,12 @@ import {
 import { matchesCondition, type ConditionSubject } from './conditions.js'
 
 /**
- * Which settings a run uses: `import` is the snapshot taken when the lead was first
- * imported, `current` is the integration's settings now (replays only).
+ * Source of the settings a run uses. `import` is the snapshot taken when the lead was first
+ * imported, and `current` is the integration's settings now (replays only).
  */
 export type ConfigSource = 'import' | 'current'
 
-/** Why an action did nothing for a lead. */
+/** Reason an action did nothing for a lead. */
 export type SkipReason =
   | 'not_configured'
   | 'disabled'

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { AppError, ErrorCode } from '../errors.js'
 import type { Sql } from './connection.js'
 
-/** Where the numbered `NNNN-slug.sql` files live, next to src/ in the source and build trees. */
+/** Directory of the numbered `NNNN-slug.sql` files, next to src/ in the source and build trees. */
 export const migrationsDir = findMigrationsDir()
 
 function findMigrationsDir(): string {

@@ -5,7 +5,7 @@ import { deterministicEventId } from './eventIds.js'
 import { isoTime, leadIdsShape, mappedLeadSchema, positiveId } from './schemaParts.js'
 import { Subject } from './subjects.js'
 
-/** How the action came to run: the consumer of leads.imported, or a replay by an operator. */
+/** Triggers of an action run: the consumer of leads.imported, or a replay by an operator. */
 export const actionTriggers = ['import', 'replay'] as const
 export type ActionTrigger = (typeof actionTriggers)[number]
 

@@ -12,7 +12,7 @@ import {
 } from './schemaParts.js'
 import { Subject } from './subjects.js'
 
-/** Where the contact behind a lead event came from. */
+/** Origin of the contact behind a lead event. */
 export const leadOrigins = ['backfill', 'poll', 'manual', 'webhook'] as const
 export const leadOriginSchema = z.enum(leadOrigins)
 export type LeadOrigin = z.infer<typeof leadOriginSchema>
@@ -54,13 +54,13 @@ export const leadEventDataSchemas = {
   [Subject.leadsPurged]: leadPurgedDataSchema,
 } as const
 
-/** The lead fields an event carries; a whole `Lead` fits. */
+/** The lead fields an event carries. A whole `Lead` fits. */
 export type LeadEventLead = LeadEventFields
 
 export interface LeadEventContext {
   portalId: number
   origin: LeadOrigin
-  /** CloudEvents `time`; defaults to now. */
+  /** CloudEvents `time`, now by default. */
   time?: Date
 }
 

@@ -16,11 +16,11 @@ export interface OutboxRelayOptions {
   sql: Sql
   nats: NatsManager
   logger: Logger
-  /** Rows claimed and published together in one pass; default 200. */
+  /** Rows claimed and published together in one pass. Default 200. */
   batchSize?: number
-  /** How long an idle relay sleeps before it looks again without a notification; default 1000 ms. */
+  /** Time an idle relay sleeps before it polls again without a notification. Default 1000 ms. */
   idleDelayMs?: number
-  /** How long one publish waits for its JetStream acknowledgement; default 5000 ms. */
+  /** Time one publish waits for its JetStream acknowledgement. Default 5000 ms. */
   publishTimeoutMs?: number
 }
 
@@ -52,7 +52,7 @@ const errorLogIntervalMs = 60_000
 
 /**
  * Starts the relay that moves outbox rows to NATS JetStream. Rows are claimed with
- * FOR UPDATE SKIP LOCKED inside a transaction, so several replicas share the outbox; every
+ * FOR UPDATE SKIP LOCKED inside a transaction, so several replicas share the outbox. Every
  * publish of a batch is in flight at once, and a row is marked published only after its
  * acknowledgement. The Nats-Msg-Id header is the event id, so a row published again after a
  * crash between the acknowledgement and the commit is dropped by JetStream, as long as the
@@ -193,7 +193,7 @@ class OutboxRelayLoop implements OutboxRelay {
     })
   }
 
-  /** Records each failure reason once for its rows; they are retried on a later pass. */
+  /** Records each failure reason once for its rows, which are retried on a later pass. */
   private async markFailures(
     tx: Parameters<typeof markOutboxFailed>[0],
     rows: OutboxRow[],
@@ -235,7 +235,7 @@ class OutboxRelayLoop implements OutboxRelay {
     else this.wakeRequested = true
   }
 
-  /** Wakes on inserts at once; when LISTEN is unavailable the relay still polls. */
+  /** Listens for outbox inserts so the relay wakes at once. When LISTEN is unavailable the relay still polls. */
   private async listen(): Promise<void> {
     try {
       const listener = await this.options.sql.listen(notifyChannel, () => this.onNotification())
@@ -257,7 +257,10 @@ class OutboxRelayLoop implements OutboxRelay {
     }
   }
 
-  /** Logs a failing database at most once a minute while it stays down. */
+  /**
+   * Logs a failed pass, depth refresh or stream declaration at most once a minute. Failures
+   * within a minute of the last logged one are not logged.
+   */
   private logThrottled(error: unknown): void {
     if (Date.now() - this.errorLoggedAt < errorLogIntervalMs) return
     this.errorLoggedAt = Date.now()

@@ -30,7 +30,7 @@ export function decodeSignedUri(uri: string): string {
 export interface V3Input {
   secret: string
   method: string
-  /** The URI exactly as HubSpot called it; the listed escapes are decoded here. */
+  /** The URI exactly as HubSpot requested it. The listed escapes are decoded here. */
   uri: string
   rawBody: Buffer
   /** The `X-HubSpot-Request-Timestamp` header value, byte for byte. */
@@ -55,7 +55,7 @@ export function computeSignatureV1(secret: string, rawBody: Buffer): string {
 /**
  * Computes a v2 signature: hex SHA-256 of secret + method + URI + body. HubSpot uses v2
  * for workflow actions and CRM cards, never for webhook subscriptions, so the receiver does
- * not accept it; it is kept so the official test vectors can be checked.
+ * not accept it. It is kept so the official test vectors can be checked.
  */
 export function computeSignatureV2(secret: string, method: string, uri: string, rawBody: Buffer): string {
   return createHash('sha256')
@@ -98,7 +98,7 @@ export interface VerifyRequest {
 }
 
 /**
- * Verifies a webhook delivery. The v3 headers win when present; v1, which has no timestamp
+ * Verifies a webhook delivery. The v3 headers win when present. V1, which has no timestamp
  * and so no replay protection, is only tried when the operator enabled it and no v3
  * signature was sent.
  */
@@ -138,7 +138,7 @@ function verifyV3(request: VerifyRequest, signature: string): SignatureCheck {
   return { valid: true, version: 'v3' }
 }
 
-/** Reads a header by name whatever its case; a repeated header counts as absent. */
+/** Reads a header by name, ignoring case. A repeated header counts as absent. */
 function header(headers: VerifyRequest['headers'], name: string): string | undefined {
   for (const [key, value] of Object.entries(headers)) {
     if (key.toLowerCase() !== name) continue

@@ -7,9 +7,9 @@ import { z } from 'zod'
  * exactly only below 2^53, so such an id could name the wrong contact. HubSpot's ids stay
  * far below.
  */
-export const unsafeIdMessage = 'expected an id below 2^53 (9007199254740992); larger ids cannot be held exactly'
+export const unsafeIdMessage = 'expected an id below 2^53 (9007199254740992), because a JavaScript number cannot represent larger ids exactly'
 
-/** Ids arrive as JSON numbers; numeric strings are accepted too, in case a proxy rewrote them. */
+/** Schema of an id, which arrives as a JSON number. Numeric strings are accepted too, in case a proxy rewrote them. */
 const objectId = z
   .union([z.number(), z.string().regex(/^\d{1,30}$/, 'expected a numeric id')])
   .transform((value, context) => {
@@ -38,9 +38,9 @@ export const webhookEventSchema = z
     subscriptionId: z.number().int().optional(),
     portalId: objectId,
     appId: z.number().int().optional(),
-    // 8.64e15 ms is the largest time a JavaScript Date holds (ECMA-262 "Time Values").
+    // 8.64e15 ms is the largest time a JavaScript Date can represent (ECMA-262 "Time Values").
     occurredAt: z.number().int().nonnegative().max(maxDateMs, 'expected milliseconds since the epoch'),
-    // HubSpot's guide labels the type `eventType`; every real delivery uses `subscriptionType`.
+    // HubSpot's guide labels the type `eventType`, but every real delivery uses `subscriptionType`.
     subscriptionType: z.string().min(1).optional(),
     eventType: z.string().min(1).optional(),
     attemptNumber: z.number().int().optional(),
@@ -183,7 +183,7 @@ function passesQuickRule(rule: QuickRule, value: unknown): boolean {
 
 /**
  * Returns what `webhookEventSchema` returns for a plain object with only `quickFields` keys
- * and values of the expected types, or null when the event needs zod. Null is no rejection.
+ * and values of the expected types, or null when the event needs zod. Null does not mean the event is invalid.
  */
 function quickCheck(element: unknown): WebhookEvent | null {
   if (typeof element !== 'object' || element === null || Object.getPrototypeOf(element) !== Object.prototype) {
@@ -244,7 +244,7 @@ export function contactEventKind(event: WebhookEvent): ContactEventKind | null {
   let kind = kindByType.get(cacheKey)
   if (kind === undefined) {
     kind = parseKind(type, event.objectTypeId)
-    // Types come from HubSpot's short list; the bound only guards against a flood of odd ones.
+    // Types come from HubSpot's short list, so the bound only guards against a flood of odd ones.
     if (kindByType.size < 1_000) kindByType.set(cacheKey, kind)
   }
   return kind
@@ -263,7 +263,7 @@ function parseKind(type: string, objectTypeId: string | undefined): ContactEvent
  * `eventId` is not unique, and `attemptNumber` and `subscriptionId` change between copies
  * of one change, so all three are left out. The key uses the event kind, so
  * `contact.creation` and the generic `object.creation` of one contact count as one event.
- * Fields are joined with `|`; strings are JSON-quoted, so no value can fake a separator.
+ * Fields are joined with `|`, and strings are JSON-quoted so no value can fake a separator.
  */
 export function webhookDedupKey(event: WebhookEvent, invalidFields: Record<string, unknown> | null = null): string {
   const kind = contactEventKind(event)
@@ -294,7 +294,7 @@ function serializedForKey(fields: Record<string, unknown>): string {
   try {
     return JSON.stringify(fields)
   } catch {
-    // A value nested too deep for JSON.stringify's recursion; its field names still count.
+    // A value is nested too deep for JSON.stringify's recursion, but its field names still count.
     return Object.keys(fields).join(',')
   }
 }

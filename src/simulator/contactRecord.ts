@@ -8,7 +8,7 @@ export interface PropertyHistoryEntry {
   sourceId?: string
 }
 
-/** What search sees of a contact while a write waits out the index lag. */
+/** Copy of a contact that search reads while a write waits out the index lag. */
 export interface SearchView {
   properties: PropertyValues
   createdAtMs: number
@@ -29,8 +29,8 @@ export interface ContactRecord {
   updatedAtMs: number
   archivedAtMs: number | null
   /**
-   * Search's copy while a write is not yet indexed: undefined means search sees the live record,
-   * null means search does not see the record at all (created, not yet indexed).
+   * Search's copy while a write is not yet indexed. Undefined means search reads the live record,
+   * and null means search does not return the record at all (created, not yet indexed).
    */
   searchView: SearchView | null | undefined
   /** Key under which the record sits in the search index (lastmodified ms), or null when absent. */
@@ -77,7 +77,7 @@ export const numberProperties = new Set(['hs_object_id', 'hubspot_owner_id', 'an
 /** Enumeration properties match case-sensitively in search. */
 export const enumerationProperties = new Set(['lifecyclestage', 'hs_lead_status'])
 
-/** The contact properties this portal defines; any other name is unknown and dropped. */
+/** The contact properties this portal defines. Any other name is unknown and dropped. */
 export const definedProperties = new Set([
   'firstname', 'lastname', 'email', 'phone', 'mobilephone', 'company', 'website', 'jobtitle',
   'lifecyclestage', 'hs_lead_status', 'hubspot_owner_id', 'city', 'state', 'country', 'zip',
@@ -107,7 +107,7 @@ export function rawPropertyValue(
     case 'hs_object_id':
       return String(id)
     case 'hs_lastmodifieddate':
-      // NOTE: for contacts HubSpot keeps this property stale; filters on it return wrong or
+      // NOTE: for contacts HubSpot keeps this property stale, so filters on it return wrong or
       // empty results. The simulator pins it to the creation time to reproduce that.
       return String(createdAtMs)
     case 'hs_email_domain': {

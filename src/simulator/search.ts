@@ -7,7 +7,7 @@ import { compileFilterGroups, matchesGroup, tokens, type CompiledFilter } from '
 import { SimulatorError } from './simulatorError.js'
 import type { ContactStore } from './store.js'
 
-/** HubSpot lets a query reach 10,000 results; paging past that returns 400. */
+/** Maximum results HubSpot lets a query reach. Paging past it returns 400. */
 export const searchResultCap = 10_000
 export const maxSearchLimit = 200
 const defaultSearchProperties = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname']
@@ -140,7 +140,7 @@ function parseSearchRequest(body: unknown): ParsedSearch {
   if (limit < 0 || after < 0) throw SimulatorError.badRequest()
   if (limit > maxSearchLimit) throw SimulatorError.validation(`limit must be at most ${maxSearchLimit}, got ${limit}`)
   if (after + limit > searchResultCap) {
-    // NOTE: the status is documented; the body is a guess, because no capture of it was found.
+    // NOTE: the status is documented, but the body is a guess, because no capture of it was found.
     throw SimulatorError.validation(`Search results are limited to ${searchResultCap}. Narrow your filters instead of paging further.`)
   }
   const properties = Array.isArray(input.properties) ? input.properties.map(String) : []
@@ -164,7 +164,7 @@ function parseInteger(value: unknown, fallback: number): number {
   return number
 }
 
-/** One sort rule in object form; string entries (the SDK's typing) are silently ignored, as HubSpot does. */
+/** Reads the one sort rule in object form and rejects a second one. String entries (the SDK's typing) are silently ignored, as HubSpot does. */
 function parseSort(sorts: unknown): ParsedSearch['sort'] {
   if (!Array.isArray(sorts)) return null
   const objects = sorts.filter((entry) => typeof entry === 'object' && entry !== null) as Record<string, unknown>[]
@@ -182,7 +182,7 @@ function intersectRanges(filters: CompiledFilter[]): { low: number; high: number
   return Number.isNaN(low) || Number.isNaN(high) ? null : { low, high }
 }
 
-/** A getter for the values search sees: the lagging snapshot when one exists. */
+/** Returns a getter for the values search reads: the lagging snapshot when one exists. */
 function searchValueGetter(record: ContactRecord, seed: number): (name: string) => string | null {
   const view = viewOf(record)
   const createdAtMs = view?.createdAtMs ?? record.createdAtMs
@@ -217,7 +217,9 @@ function sortRecords(
   const numeric = datetimeProperties.has(sort.propertyName) || numberProperties.has(sort.propertyName)
   const keyed = records.map((record) => {
     const raw = searchValueGetter(record, seed)(sort.propertyName)
-    return { record, key: raw === null ? null : numeric ? Number(raw) : raw.toLowerCase() }
+    if (raw === null) return { record, key: null }
+    if (numeric) return { record, key: Number(raw) }
+    return { record, key: raw.toLowerCase() }
   })
   const direction = sort.descending ? -1 : 1
   keyed.sort((a, b) => {

@@ -22,7 +22,7 @@ export interface CompiledFilter {
 
 export type ValueGetter = (propertyName: string) => string | null
 
-/** Validates `filterGroups` and compiles each filter; throws HubSpot's 400 bodies. */
+/** Validates `filterGroups` and compiles each filter. Throws HubSpot's 400 bodies for invalid input. */
 export function compileFilterGroups(filterGroups: unknown): CompiledFilter[][] {
   if (filterGroups === undefined || filterGroups === null) return []
   if (!Array.isArray(filterGroups)) throw SimulatorError.badRequest()
@@ -73,7 +73,7 @@ function propertyKind(name: string): PropertyKind {
 function normalizeValue(raw: unknown, kind: PropertyKind): string | null {
   if (raw === undefined || raw === null) return null
   const value = String(raw)
-  // Datetime filters take epoch-millisecond strings; HubSpot returns a generic 400 for a date like 2020-11-15.
+  // Datetime filters take epoch-millisecond strings. HubSpot returns a generic 400 for a date like 2020-11-15.
   if (kind === 'datetime' && !/^-?\d+$/.test(value)) throw SimulatorError.badRequest()
   if (kind === 'number' && !Number.isFinite(Number(value))) throw SimulatorError.badRequest()
   return value
@@ -122,13 +122,16 @@ function buildTest(
 
 function comparator(kind: PropertyKind): (stored: string, value: string) => number {
   if (kind === 'datetime' || kind === 'number') return (stored, value) => Number(stored) - Number(value)
-  // String filters are case-insensitive; enumeration values match exactly.
-  if (kind === 'enumeration') return (stored, value) => (stored < value ? -1 : stored > value ? 1 : 0)
-  return (stored, value) => {
-    const left = stored.toLowerCase()
-    const right = value.toLowerCase()
-    return left < right ? -1 : left > right ? 1 : 0
-  }
+  // String filters ignore case, but enumeration values must match exactly.
+  if (kind === 'enumeration') return compareStrings
+  return (stored, value) => compareStrings(stored.toLowerCase(), value.toLowerCase())
+}
+
+/** Compares two strings by UTF-16 code units, as the `<` operator does. */
+function compareStrings(left: string, right: string): number {
+  if (left < right) return -1
+  if (left > right) return 1
+  return 0
 }
 
 /** IN and NOT_IN on strings compare with the stored value lower-cased, so upper-case values never match. */

@@ -9,7 +9,7 @@ interface PendingChange {
 }
 
 /**
- * The search index: what `POST /search` sees. It holds every visible, unarchived contact twice,
+ * The search index, which `POST /search` reads. It contains every visible, unarchived contact twice,
  * sorted by id and by (lastmodifieddate, id), so id and time windows are binary searches.
  * Writes reach it only after the index lag, through `schedule` and `refresh`.
  */
@@ -35,14 +35,14 @@ export class SearchIndex {
     this.version++
   }
 
-  /** Queues a record whose live state changed; search sees it once `dueMs` has passed. */
+  /** Queues a record whose live state changed. Search returns the new state once `dueMs` has passed. */
   schedule(record: ContactRecord, dueMs: number): void {
     let position = this.pending.length
     while (position > 0 && this.pending[position - 1].dueMs > dueMs) position--
     this.pending.splice(position, 0, { record, dueMs })
   }
 
-  /** Applies every change due at `nowMs`; returns how many records changed in the index. */
+  /** Applies every change due at `nowMs` and returns how many records changed in the index. */
   refresh(nowMs: number, allRecords: () => Iterable<ContactRecord>): number {
     let dueCount = 0
     while (dueCount < this.pending.length && this.pending[dueCount].dueMs <= nowMs) dueCount++
@@ -114,7 +114,7 @@ export function indexAfterWrite(
   index.schedule(record, writtenAtMs() + lagMs)
 }
 
-/** Timestamps and state search sees of a record: its lagging snapshot, or its live state. */
+/** Returns the timestamps and state search reads of a record: its lagging snapshot, or its live state. */
 export function viewOf(record: ContactRecord): Omit<SearchView, 'properties'> | null {
   if (record.removed) return null
   if (record.searchView !== undefined) return record.searchView

@@ -78,9 +78,9 @@ async function deletionTimes(tx: Sql, integrationId: number, items: ContactAt[])
 }
 
 /**
- * Raises `hubspot_updated_at` of live leads to the time their contact was restored, so a
- * deletion from before the restore that is delivered after it is stale (`softDeleteLeads`
- * skips leads HubSpot modified after the deletion). Without it a restore of an unchanged
+ * Raises `hubspot_updated_at` of live leads to the time their contact was restored. A
+ * deletion from before the restore that is delivered after it is then stale, because
+ * `softDeleteLeads` skips leads HubSpot modified after the deletion. Without it a restore of an unchanged
  * contact leaves no trace, because the import writes nothing for unchanged content. Call it
  * after the restored contacts were read, so the read is never judged against this time.
  * Returns the number of leads stamped.

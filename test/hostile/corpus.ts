@@ -1,12 +1,12 @@
 /**
- * Hostile request bodies and the answers openapi.yaml and docs/webhooks.md promise for them.
- * Webhook bodies are sent correctly signed, so each one reaches parsing; admin requests carry
+ * Hostile request bodies and the responses openapi.yaml and docs/webhooks.md promise for them.
+ * Webhook bodies are sent correctly signed, so each one reaches parsing. Admin requests carry
  * the right bearer token, so each one reaches validation.
  */
 
 export const corpusPortalId = 62515
 
-/** A valid event in HubSpot's legacy form; cases change or extend it. */
+/** Returns a valid event in HubSpot's legacy form, with `fields` changing or extending it. */
 export function validEvent(fields: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     eventId: 1,
@@ -32,12 +32,12 @@ export interface HostileCase {
   mentions?: string
 }
 
-/** `depth` nested arrays around `inner`, such as `[[[1]]]`. */
+/** Returns `depth` nested arrays around `inner`, such as `[[[1]]]`. */
 export function nestedArrays(depth: number, inner = '1'): string {
   return '['.repeat(depth) + inner + ']'.repeat(depth)
 }
 
-/** `depth` nested objects `{"a":{"a":...}}` around `inner`. */
+/** Returns `depth` nested objects `{"a":{"a":...}}` around `inner`. */
 export function nestedObjects(depth: number, inner = '1'): string {
   return '{"a":'.repeat(depth) + inner + '}'.repeat(depth)
 }
@@ -52,7 +52,7 @@ function eventWithRaw(field: string, rawValue: string): string {
   return `[${eventJson({ [field]: '__raw__' }).replace(marker, rawValue)}]`
 }
 
-/** A valid batch whose propertyValue string contains `bytes` verbatim. */
+/** Returns a valid batch whose propertyValue string contains `bytes` verbatim. */
 function eventWithBytes(bytes: number[]): Buffer {
   const [head, tail] = `[${eventJson({ propertyName: 'firstname', propertyValue: '@@' })}]`.split('@@')
   return Buffer.concat([Buffer.from(head), Buffer.from(bytes), Buffer.from(tail)])
@@ -60,7 +60,7 @@ function eventWithBytes(bytes: number[]): Buffer {
 
 const invalid = { status: 400, code: 'WEBHOOK_BODY_INVALID' }
 
-/** Signed webhook deliveries that must be answered 400 or 413 and store nothing. */
+/** Returns signed webhook deliveries that must get a 400 or 413 response and store nothing. */
 export function rejectedWebhookBodies(bodyLimitBytes: number): HostileCase[] {
   return [
     { name: 'empty body', body: '', ...invalid, mentions: 'not valid JSON' },
@@ -104,9 +104,9 @@ export function rejectedWebhookBodies(bodyLimitBytes: number): HostileCase[] {
 }
 
 /**
- * Signed deliveries with fields HubSpot never sends. docs/webhooks.md and openapi.yaml say
- * unknown fields are kept, so these are answered 200 and stored as received; the test checks
- * that nothing is polluted and the inbox holds the keys as plain data.
+ * Returns signed deliveries with fields HubSpot never sends. docs/webhooks.md and openapi.yaml
+ * state that unknown fields are kept, so these get a 200 response and are stored as received.
+ * The test checks that nothing is polluted and that the inbox contains the keys as plain data.
  */
 export function acceptedWebhookBodies(): HostileCase[] {
   const ok = { status: 200 }
@@ -122,9 +122,9 @@ export function acceptedWebhookBodies(): HostileCase[] {
 }
 
 /**
- * Signed deliveries the receiver stores but never applies, as docs/webhooks.md describes. A
- * contact event with an id of 2^53 or more is kept as `failed` with the reason. An event of
- * another object with a field of an unexpected type is kept as `ignored`. Answering 400
+ * Returns signed deliveries the receiver stores but never applies, as docs/webhooks.md
+ * describes. A contact event with an id of 2^53 or more is kept as `failed` with the reason. An
+ * event of another object with a field of an unexpected type is kept as `ignored`. A 400 response
  * would make HubSpot drop the valid events of the batch with them.
  */
 export function storedUnappliedWebhookBodies(): (HostileCase & { stored: 'failed' | 'ignored' })[] {
@@ -163,7 +163,7 @@ function post(name: string, body: string | Buffer, expected: Partial<HostileCase
   return { name, method: 'POST', url: '/integrations', body, ...validation, ...expected }
 }
 
-/** Admin requests with a valid token that must be answered 4xx and store nothing. */
+/** Returns admin requests with a valid token that must get a 4xx response and store nothing. */
 export function rejectedAdminRequests(bodyLimitBytes: number): AdminCase[] {
   const userIds = new Array(100_000).fill(1)
   return [

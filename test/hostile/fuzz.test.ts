@@ -6,7 +6,7 @@ import { clientSecret, publicUrl, signV3 } from '../webhooks/fixtures/delivery.j
 import { createIntegration } from '../webhooks/fixtures/leads.js'
 import { corpusPortalId, nestedArrays, validEvent } from './corpus.js'
 
-/** Fixed seed so a failure reproduces; FUZZ_SEED picks another run. */
+/** Fixed seed so a failure reproduces. FUZZ_SEED picks another run. */
 const seed = Number(process.env.FUZZ_SEED ?? 20240301)
 const maxRequests = 3_000
 const maxDurationMs = 8_000
@@ -48,7 +48,7 @@ function randomEvent(random: Random): Record<string, unknown> {
   })
 }
 
-/** One structured change to a parsed batch: a field gets an odd value, is removed, or is added. */
+/** Applies one structured change to a parsed batch: a field gets an odd value, is removed, or is added. */
 function mutateBatch(random: Random, events: Record<string, unknown>[]): unknown {
   const event = events[random.int(events.length)]
   const field = random.pick(fieldNames)
@@ -71,7 +71,10 @@ function mutateBatch(random: Random, events: Record<string, unknown>[]): unknown
   }
 }
 
-/** Byte-level damage to JSON text: flips, cuts, inserts, or replaces it with random bytes. */
+/**
+ * Damages JSON text at the byte level: flips a bit, cuts the end, inserts bytes, or replaces the
+ * text with random bytes. One time in five it returns the text unchanged.
+ */
 function damageBytes(random: Random, text: string): Buffer {
   const bytes = Buffer.from(text)
   switch (random.int(5)) {

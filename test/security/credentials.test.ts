@@ -31,7 +31,7 @@ function assertNoSecret(t: Test, where: string, text: string): void {
   }
 }
 
-/** Every text value of every table in the public schema, as PostgreSQL prints the rows. */
+/** Returns every text value of every table in the public schema, as PostgreSQL prints the rows. */
 async function databaseText(): Promise<string> {
   const tables = await sql<{ table_name: string }[]>`
     select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'

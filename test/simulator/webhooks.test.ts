@@ -12,7 +12,7 @@ interface Received {
   receivedAtMs: number
 }
 
-/** A local webhook target that responds with the queued statuses (then 200) and records requests. */
+/** Starts a local webhook target that responds with the queued statuses (then 200) and records requests. */
 async function startReceiver(t: { teardown: (fn: () => unknown) => void }, statuses: number[] = [], delayMs = 0) {
   const received: Received[] = []
   let inFlight = 0
@@ -46,7 +46,7 @@ async function startReceiver(t: { teardown: (fn: () => unknown) => void }, statu
 
 const secret = 'test-client-secret'
 
-t.test('signatures match the shared HubSpot vectors', async (t) => {
+t.test('signatures match the HubSpot test vectors', async (t) => {
   const vectors = JSON.parse(
     readFileSync(new URL('../fixtures/hubspot/signature-test-vectors.json', import.meta.url), 'utf8'),
   ).vectors as Record<string, string | null>[]
@@ -60,7 +60,7 @@ t.test('signatures match the shared HubSpot vectors', async (t) => {
   }
 })
 
-t.test('a create sends one signed batch: creation plus property changes with one occurredAt', async (t) => {
+t.test('create sends one signed batch with one occurredAt', async (t) => {
   const receiver = await startReceiver(t)
   const sim = await startTestSimulator(t)
   sim.webhooks.configure({ targetUrl: receiver.url, clientSecret: secret, appId: 999 })
@@ -89,7 +89,7 @@ t.test('a create sends one signed batch: creation plus property changes with one
   t.match(String(delivery.headers['user-agent']), /^HubSpot Connect 2\.0/)
 })
 
-t.test('non-2xx answers are retried with rising attemptNumber and fresh timestamps', async (t) => {
+t.test('non-2xx responses are retried with rising attemptNumber and fresh timestamps', async (t) => {
   const receiver = await startReceiver(t, [500, 404, 503])
   const sim = await startTestSimulator(t)
   sim.webhooks.configure({ targetUrl: receiver.url, clientSecret: secret, retryDelaysMs: [30, 30, 30] })
@@ -156,7 +156,7 @@ t.test('merge, restore and association events carry their documented fields', as
   )
 })
 
-t.test('a bulk update of 250 contacts arrives in batches of at most 100 within the concurrency limit', async (t) => {
+t.test('bulk update arrives in batches of at most 100 within the concurrency limit', async (t) => {
   const receiver = await startReceiver(t, [], 20)
   const sim = await startTestSimulator(t, { contacts: 300 })
   sim.webhooks.configure({ targetUrl: receiver.url, clientSecret: secret, maxConcurrentRequests: 2 })

@@ -28,7 +28,7 @@ export const webhookBodyLimitBytes = 2 * 1024 * 1024
 
 /**
  * How long the receiver waits for the inbox insert before it responds 503. HubSpot counts a
- * response slower than 5 s as a failure; an insert that finishes after the 503 is dropped
+ * response slower than 5 s as a failure. An insert that finishes after the 503 is dropped
  * as a duplicate when HubSpot retries.
  */
 export const inboxWriteTimeoutMs = 3_000
@@ -37,7 +37,7 @@ export const inboxWriteTimeoutMs = 3_000
  * Minimum gap between inbox notifications from this process. Each NOTIFY serializes
  * commits on a server-wide lock. Skipping one is safe while the gap is shorter than the
  * worker's gather delay (150 ms by default), because the worker woken by the previous
- * notification claims at least that long after it and so sees the skipped insert.
+ * notification claims at least that long after it and so reads the skipped insert.
  */
 export const notifyGapMs = 50
 
@@ -88,7 +88,7 @@ export const postHubspotWebhook: FastifyPluginAsync = async (app) => {
     const batch = parseBatch(bodyText)
     const storable = storableJson(bodyText, batch.elements)
     if (storable.droppedFields.length > 0) {
-      // Field names only: values can hold personal data.
+      // Field names only, because values can contain personal data.
       request.log.warn({ droppedFields: storable.droppedFields.slice(0, 20) }, 'webhook fields dropped before storing')
     }
     const stored = await storeBatch(app, request.log, { knownPortals, notifier }, storable.json, batch.events)
@@ -293,7 +293,7 @@ function inboxWriteFailed(log: FastifyBaseLogger, error: unknown): AppError {
   const sqlState = (error as { code?: unknown }).code
   const message = error instanceof Error ? error.message : String(error)
   log.error({ sqlState, cause: message }, 'webhook batch not stored: the inbox insert failed')
-  return new AppError(ErrorCode.DATABASE_ERROR, 'Storing the webhook batch failed; see the service log', {
+  return new AppError(ErrorCode.DATABASE_ERROR, 'Storing the webhook batch failed. See the service log for the cause.', {
     statusCode: 500,
     context: typeof sqlState === 'string' ? { sqlState } : {},
   })
@@ -324,7 +324,7 @@ function toInboxRow(
     position,
     dedupKey,
     portalId: event.portalId,
-    // PostgreSQL text rejects NUL; storableJson removes it from the stored event the same way.
+    // PostgreSQL text rejects NUL, so it is removed here as storableJson removes it from the stored event.
     subscriptionType: subscriptionTypeOf(event).replace(nulCharacter, ''),
     objectId: event.objectId ?? event.newObjectId ?? event.primaryObjectId ?? null,
     occurredAt: new Date(event.occurredAt),
@@ -335,7 +335,7 @@ function toInboxRow(
   if (kind === null) return { ...row, status: 'ignored', reason: 'not a contact event' }
   // Kept in the inbox, listed by GET /webhook-events, instead of failing the whole batch.
   if (failure !== null) return { ...row, status: 'failed', reason: failure }
-  // Association changes are kept for the record; leads do not store associations.
+  // Association changes are kept for the record, but leads do not store associations.
   if (kind === 'associationChange') return { ...row, status: 'done', reason: 'association changes are not synced' }
   return row
 }
