@@ -112,6 +112,34 @@ t.test('numbers beyond numeric range are stored', async (t) => {
   t.notOk('huge' in rows[1].event, 'an overflow is left out')
 })
 
+t.test('lone surrogate escape is stored cleaned', async (t) => {
+  const { app, sql } = await setup(t)
+  const odd = `{"portalId":${portalId},"occurredAt":2,"subscriptionType":"contact.propertyChange","objectId":19,"propertyName":"notes","propertyValue":"x\\udc00y"}`
+  const body = `[${JSON.stringify(contactEvent(portalId, 'creation', 18))},${odd}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  t.same(response.json(), { received: 2, stored: 2 })
+  const rows = await storedRows(sql)
+  t.same(rows.map((row) => row.object_id), [18, 19])
+  t.equal(rows[1].event.propertyValue, 'x\uFFFDy')
+})
+
+t.test('huge numbers jsonb accepts stay as sent', async (t) => {
+  const { app, sql } = await setup(t)
+  const digits = '7'.repeat(1_200)
+  const event = withRawField(withRawField(contactEvent(portalId, 'creation', 20), 'huge', '1e400'), 'long', digits)
+  const body = `[${event}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  const [row] = await sql<{ huge: string; long: string }[]>`
+    select event ->> 'huge' as huge, event ->> 'long' as long from webhook_events
+  `
+  t.equal(row.huge, `1${'0'.repeat(400)}`, 'a number beyond a double keeps its value')
+  t.equal(row.long, digits, 'a long number keeps every digit')
+})
+
 t.test('failed insert answers 500 with the cause logged', async (t) => {
   const { app, sql, lines } = await setup(t)
   await sql`alter table webhook_events add constraint reject_every_row check (portal_id < 0)`

@@ -5,7 +5,7 @@ import type { z } from 'zod'
 
 import type { Config } from '../../config.js'
 import { isConnectionError } from '../../db/connection.js'
-import { insertWebhookEvents, type NewWebhookEvent } from '../../db/webhookEvents.js'
+import { insertWebhookEvents, type InsertResult, type NewWebhookEvent } from '../../db/webhookEvents.js'
 import { AppError, ErrorCode, errors } from '../../errors.js'
 import { publicRequestUri, verifyWebhookSignature } from '../../hubspot/signature.js'
 import { KnownPortals } from '../knownPortals.js'
@@ -13,6 +13,7 @@ import {
   checkWebhookEvent,
   contactEventKind,
   describeBatchIssues,
+  type ContactEventKind,
   subscriptionTypeOf,
   webhookDedupKey,
   type ReceivedEvent,
@@ -86,12 +87,7 @@ export const postHubspotWebhook: FastifyPluginAsync = async (app) => {
     }
     const bodyText = rawBody.toString('utf8')
     const batch = parseBatch(bodyText)
-    const storable = storableJson(bodyText, batch.elements)
-    if (storable.droppedFields.length > 0) {
-      // Field names only, because values can contain personal data.
-      request.log.warn({ droppedFields: storable.droppedFields.slice(0, 20) }, 'webhook fields dropped before storing')
-    }
-    const stored = await storeBatch(app, request.log, { knownPortals, notifier }, storable.json, batch.events)
+    const stored = await storeBatch(app, request.log, { knownPortals, notifier }, bodyText, batch)
 
     request.log.debug({ received: batch.events.length, ...stored }, 'webhook batch stored')
     return reply.code(200).send({ received: batch.events.length, stored: stored.inserted })
@@ -153,15 +149,6 @@ export function parseBatch(bodyText: string): ParsedBatch {
  */
 export const maxFieldDepth = 64
 
-/**
- * Text that jsonb may reject: a NUL escape, a surrogate half (valid only when paired), or
- * a number beyond PostgreSQL's numeric (131,072 digits before the point, 16,383 after).
- * An exponent of 4 digits or a run of 1,000 digits is enough to trigger the rewrite. The
- * pattern also matches such text inside strings, which only costs a rewrite.
- * The lookbehind starts the digit-run match only at a run's first digit, which cut the
- * test from about 50 to 29 µs on the benchmark's 100-event body.
- */
-const jsonbRiskyText = /\\u(0000|d[89a-f][0-9a-f]{2})|\d[eE][+-]?\d{4}|(?<!\d)\d{1000}/i
 const nulCharacter = /\u0000/g
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
@@ -175,21 +162,43 @@ export interface DroppedField {
 export interface StorableJson {
   json: string
   droppedFields: DroppedField[]
+  /** True when the text is the elements serialized again instead of the body as received. */
+  rewritten: boolean
 }
 
 /**
- * Returns JSON text of the batch that jsonb accepts. Usually that is the body itself, so
- * every value is stored as received. When the body contains risky text or a field nested
- * deeper than `maxFieldDepth`, the elements are serialized again. Strings lose NULs and
- * get U+FFFD for unpaired surrogates, and keys get U+FFFD for both. A field is dropped and
- * reported when it is nested too deep, contains a number beyond a double's range, or its
- * cleaned key repeats another key. Validated fields are flat, so only fields the service
- * does not read can be dropped. The signature was checked on the original bytes.
+ * Returns the JSON text to store for the batch: the body itself, so every value is stored
+ * as received, unless a field is nested deeper than `maxFieldDepth`. Then the elements are
+ * serialized again by `rewrittenJson`.
+ *
+ * Text that jsonb rejects (a NUL escape, a surrogate half without its pair, a number beyond
+ * PostgreSQL's numeric) is left for PostgreSQL to find, because a regular expression scan
+ * for it took 43 µs of every 100-event delivery of bench/webhookIngest.ts (2 vCPU AMD EPYC,
+ * Node 20). The insert then fails with a data exception and the receiver stores
+ * `rewrittenJson` instead.
  */
 export function storableJson(bodyText: string, elements: Record<string, unknown>[]): StorableJson {
-  const tooDeep = elements.some((element) => Object.values(element).some((value) => exceedsDepth(value, 0)))
-  if (!tooDeep && !jsonbRiskyText.test(bodyText)) return { json: bodyText, droppedFields: [] }
+  const tooDeep = elements.some(hasDeepField)
+  return tooDeep ? rewrittenJson(elements) : { json: bodyText, droppedFields: [], rewritten: false }
+}
 
+function hasDeepField(element: Record<string, unknown>): boolean {
+  for (const key in element) {
+    const value = element[key]
+    if (value !== null && typeof value === 'object' && exceedsDepth(value, 0)) return true
+  }
+  return false
+}
+
+/**
+ * Serializes the elements again in a form jsonb accepts. Strings lose NULs and get U+FFFD
+ * for unpaired surrogates, and keys get U+FFFD for both. A number beyond PostgreSQL's
+ * numeric is stored as JavaScript read it (1e-20000 as 0). A field is dropped and reported
+ * when it is nested too deep, contains a number beyond a double's range, or its cleaned key
+ * repeats another key. Validated fields are flat, so only fields the service does not read
+ * can be dropped. The signature was checked on the original bytes.
+ */
+export function rewrittenJson(elements: Record<string, unknown>[]): StorableJson {
   const droppedFields: DroppedField[] = []
   const cleaned = elements.map((element, position) => {
     const copy: Record<string, unknown> = {}
@@ -207,7 +216,7 @@ export function storableJson(bodyText: string, elements: Record<string, unknown>
     }
     return copy
   })
-  return { json: JSON.stringify(cleaned), droppedFields }
+  return { json: JSON.stringify(cleaned), droppedFields, rewritten: true }
 }
 
 function exceedsDepth(value: unknown, depth: number): boolean {
@@ -258,19 +267,30 @@ interface ReceiverState {
   notifier: { lastNotifiedAtMs: number }
 }
 
-async function storeBatch(
-  app: FastifyInstance,
-  log: FastifyBaseLogger,
-  state: ReceiverState,
-  bodyText: string,
-  events: ReceivedEvent[],
-) {
+async function storeBatch(app: FastifyInstance, log: FastifyBaseLogger, state: ReceiverState, bodyText: string, batch: ParsedBatch) {
   const sql = app.deps.sql
   const insert = async () => {
-    const portalIds = [...new Set(events.map((received) => received.event.portalId))]
-    const rows = toInboxRows(events, await state.knownPortals.filterKnown(sql, portalIds))
+    const portalIds = [...new Set(batch.events.map((received) => received.event.portalId))]
+    const rows = toInboxRows(batch.events, await state.knownPortals.filterKnown(sql, portalIds))
     const notify = Date.now() - state.notifier.lastNotifiedAtMs >= notifyGapMs
-    const result = await insertWebhookEvents(sql, bodyText, rows, notify)
+    const write = (storable: StorableJson) => {
+      if (storable.droppedFields.length > 0) {
+        // Field names only, because values can contain personal data.
+        log.warn({ droppedFields: storable.droppedFields.slice(0, 20) }, 'webhook fields dropped before storing')
+      }
+      return insertWebhookEvents(sql, storable.json, rows, notify)
+    }
+    const storable = storableJson(bodyText, batch.elements)
+    let result: InsertResult
+    try {
+      result = await write(storable)
+    } catch (error) {
+      if (storable.rewritten || !isDataException(error)) throw error
+      // jsonb rejected some text of the body. The statement failed whole, so nothing is stored yet.
+      const sqlState = (error as { code: string }).code
+      log.info({ sqlState, cause: (error as Error).message }, 'webhook body rejected by jsonb, storing its events serialized again')
+      result = await write(rewrittenJson(batch.elements))
+    }
     if (result.notified) state.notifier.lastNotifiedAtMs = Date.now()
     return result
   }
@@ -282,6 +302,12 @@ async function storeBatch(
     if (error instanceof InboxTimeoutError || isConnectionError(error)) throw errors.databaseUnavailable(error)
     throw inboxWriteFailed(log, error)
   }
+}
+
+/** True for PostgreSQL's data exceptions (SQLSTATE class 22), which jsonb raises for text it cannot store. */
+function isDataException(error: unknown): boolean {
+  const sqlState = (error as { code?: unknown } | null)?.code
+  return typeof sqlState === 'string' && sqlState.startsWith('22')
 }
 
 /**
@@ -307,27 +333,29 @@ function inboxWriteFailed(log: FastifyBaseLogger, error: unknown): AppError {
 export function toInboxRows(events: ReceivedEvent[], knownPortals: Set<number>): NewWebhookEvent[] {
   const rows = new Map<string, NewWebhookEvent>()
   events.forEach((received, position) => {
-    const dedupKey = webhookDedupKey(received.event, received.invalidFields)
-    if (!rows.has(dedupKey)) rows.set(dedupKey, toInboxRow(received, position, dedupKey, knownPortals))
+    const kind = contactEventKind(received.event)
+    const dedupKey = webhookDedupKey(received.event, received.invalidFields, kind)
+    if (!rows.has(dedupKey)) rows.set(dedupKey, toInboxRow(received, kind, position, dedupKey, knownPortals))
   })
   return [...rows.values()]
 }
 
 function toInboxRow(
   { event, failure }: ReceivedEvent,
+  kind: ContactEventKind | null,
   position: number,
   dedupKey: string,
   knownPortals: Set<number>,
 ): NewWebhookEvent {
-  const kind = contactEventKind(event)
+  const type = subscriptionTypeOf(event)
   const row: NewWebhookEvent = {
     position,
     dedupKey,
     portalId: event.portalId,
     // PostgreSQL text rejects NUL, so it is removed here as storableJson removes it from the stored event.
-    subscriptionType: subscriptionTypeOf(event).replace(nulCharacter, ''),
+    subscriptionType: type.includes('\u0000') ? type.replace(nulCharacter, '') : type,
     objectId: event.objectId ?? event.newObjectId ?? event.primaryObjectId ?? null,
-    occurredAt: new Date(event.occurredAt),
+    occurredAtMs: event.occurredAt,
     status: 'pending',
     reason: null,
   }
