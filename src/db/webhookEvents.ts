@@ -96,7 +96,12 @@ export async function insertWebhookEvents(
         input.portal_id,
         input.subscription_type,
         input.object_id,
-        timestamptz 'epoch' + input.occurred_at_ms * interval '1 millisecond',
+        -- Whole days and the milliseconds of the day, which interval arithmetic keeps exact up
+        -- to the largest JavaScript time, on a timestamp without time zone, so no session
+        -- time zone shifts the days.
+        (timestamp '1970-01-01'
+          + (input.occurred_at_ms / 86400000) * interval '1 day'
+          + (input.occurred_at_ms % 86400000) * interval '1 millisecond') at time zone 'UTC',
         delivered.events -> input.position,
         coalesce(input.status, 'pending'),
         input.reason,

@@ -125,19 +125,96 @@ t.test('lone surrogate escape is stored cleaned', async (t) => {
   t.equal(rows[1].event.propertyValue, 'x\uFFFDy')
 })
 
-t.test('huge numbers jsonb accepts stay as sent', async (t) => {
+t.test('long integer is stored as sent', async (t) => {
   const { app, sql } = await setup(t)
   const digits = '7'.repeat(1_200)
-  const event = withRawField(withRawField(contactEvent(portalId, 'creation', 20), 'huge', '1e400'), 'long', digits)
-  const body = `[${event}]`
+  const body = `[${withRawField(contactEvent(portalId, 'creation', 20), 'long', digits)}]`
 
   const response = await postSigned(app, { body })
   t.equal(response.statusCode, 200, response.body)
-  const [row] = await sql<{ huge: string; long: string }[]>`
-    select event ->> 'huge' as huge, event ->> 'long' as long from webhook_events
+  const [row] = await sql<{ long: string }[]>`select event ->> 'long' as long from webhook_events`
+  t.equal(row.long, digits, 'every digit is kept')
+})
+
+t.test('exponent numbers are not stored expanded', async (t) => {
+  const { app, sql, lines } = await setup(t)
+  const huge = Array.from({ length: 800 }, (_, i) => `"n${i}":1e131071`).join(',')
+  const large = withRawField(contactEvent(portalId, 'creation', 22), 'large', '1e300')
+  const small = withRawField(contactEvent(portalId, 'creation', 23), 'small', '2.5e3')
+  const first = withRawField(contactEvent(portalId, 'creation', 21), 'first', '1')
+  const body = `[${large},${first.slice(0, -1)},${huge}},${small}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body.slice(0, 200))
+  t.same(response.json(), { received: 3, stored: 3 })
+  const rows = await sql<{ object_id: number; printed: number; event: Record<string, unknown> }[]>`
+    select object_id, octet_length(event::text) as printed, event from webhook_events order by object_id
   `
-  t.equal(row.huge, `1${'0'.repeat(400)}`, 'a number beyond a double keeps its value')
-  t.equal(row.long, digits, 'a long number keeps every digit')
+  t.same(rows.map((row) => row.object_id), [21, 22, 23])
+  for (const row of rows) t.ok(row.printed < 1_000, `event ${row.object_id} reads back in ${row.printed} bytes`)
+  t.notOk('n0' in rows[0].event, 'a number beyond a double is left out')
+  t.equal(rows[0].event.first, 1, 'the other fields are kept')
+  t.notOk('large' in rows[1].event, 'a number of 1e21 or more is left out')
+  t.equal(rows[2].event.small, 2500, 'a small exponent number is stored by value')
+
+  const warning = lines.map((line) => JSON.parse(line)).find((line) => line.msg === 'webhook fields dropped before storing')
+  t.match(warning?.droppedFields[0], { position: 0, field: 'large', reason: /1e21 or more/ })
+  t.same(warning?.droppedFields[1], { position: 1, field: 'n0', reason: 'holds a number beyond the range of a double' })
+  t.equal(warning?.droppedFields.length, 20, 'the log lists the first 20 dropped fields')
+})
+
+t.test('escapes jsonb rejects never reach PostgreSQL', async (t) => {
+  const { app, sql, lines } = await setup(t)
+  const body = `[{"portalId":${portalId},"occurredAt":3,"subscriptionType":"contact.propertyChange","objectId":24,"propertyName":"notes","propertyValue":"a\\u0000b"}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  const [row] = await storedRows(sql)
+  t.equal(row.event.propertyValue, 'ab')
+  const retried = lines.filter((line) => line.includes('webhook body rejected by jsonb'))
+  t.equal(retried.length, 0, 'the insert was not tried with the escape')
+})
+
+t.test('number too long for numeric is stored rewritten', async (t) => {
+  const { app, sql, lines } = await setup(t)
+  const fraction = `0.${'3'.repeat(17_000)}`
+  const body = `[${withRawField(contactEvent(portalId, 'creation', 25), 'long', fraction)}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  const [row] = await storedRows(sql)
+  t.equal(row.object_id, 25)
+  t.equal(row.event.long, Number(fraction), 'stored as JavaScript read it')
+  const retried = lines.map((line) => JSON.parse(line)).filter((line) => line.msg?.startsWith('webhook body rejected by jsonb'))
+  t.equal(retried.length, 1, 'PostgreSQL rejected the body once')
+  t.equal(retried[0]?.sqlState, '22003', 'as a numeric out of range')
+})
+
+t.test('field named __proto__ is kept when rewritten', async (t) => {
+  const { app, sql } = await setup(t)
+  const event = withRawField(withRawField(contactEvent(portalId, 'creation', 26), '__proto__', '{"x":1}'), 'note', '"a\\u0000"')
+  const response = await postSigned(app, { body: `[${event}]` })
+  t.equal(response.statusCode, 200, response.body)
+  const [row] = await sql<{ proto: unknown; note: string }[]>`
+    select event -> '__proto__' as proto, event ->> 'note' as note from webhook_events
+  `
+  t.same(row.proto, { x: 1 }, 'the field is stored')
+  t.equal(row.note, 'a', 'the body was rewritten')
+})
+
+t.test('occurred_at keeps every millisecond', async (t) => {
+  const { app, sql } = await setup(t)
+  const times = [0, 1, 999, 1_700_000_000_123, 72_057_594_037_929, 123_456_789_012_345, 8_639_999_999_999_999, 8.64e15]
+  const events = times.map((ms, index) => contactEvent(portalId, 'creation', 100 + index, { occurredAt: ms }))
+
+  const response = await postSigned(app, { body: JSON.stringify(events) })
+  t.equal(response.statusCode, 200, response.body)
+  const rows = await sql<{ us: string }[]>`
+    select (extract(epoch from occurred_at) * 1000000)::bigint::text as us from webhook_events order by object_id
+  `
+  times.forEach((ms, index) => {
+    t.equal(rows[index]?.us, `${BigInt(ms) * 1000n}`, `${new Date(ms).toISOString()} stored exactly`)
+  })
 })
 
 t.test('failed insert answers 500 with the cause logged', async (t) => {
