@@ -97,7 +97,7 @@ export const actionOutcomes = new Counter({
 
 export const driftFound = new Counter({
   name: 'hubspot_sync_drift_contacts_total',
-  help: 'Contacts found out of step by the drift check, by kind (missing_locally, missing_in_hubspot)',
+  help: 'Contacts found out of step by the drift check, by kind (missing_locally, missing_in_hubspot, erased_in_hubspot)',
   labelNames: ['kind'] as const,
   registers: [registry],
 })

@@ -5,7 +5,7 @@ import type { ContactsApi } from '../hubspot/client.js'
 import { syncedProperties, type HubSpotContact } from '../hubspot/types.js'
 import { importContacts, type ImportResult } from './import.js'
 import type { MergePlan } from './inboxPlan.js'
-import { deleteContacts } from './lifecycle.js'
+import { deleteContacts, purgeContacts } from './lifecycle.js'
 import { parseContactId, parseMergedIds } from './mapping.js'
 
 export interface RefreshRequest {
@@ -22,17 +22,21 @@ export interface RefreshRequest {
 export interface RefreshResult {
   read: number
   imported: ImportResult | null
-  /** Leads soft-deleted because HubSpot no longer has their contact. */
+  /** Leads soft-deleted because their contact is archived in HubSpot. */
   deletedAsMissing: number
+  /** Leads purged because HubSpot no longer has their contact, archived or not. */
+  purgedAsErased: number
 }
 
-const emptyResult: RefreshResult = { read: 0, imported: null, deletedAsMissing: 0 }
+const emptyResult: RefreshResult = { read: 0, imported: null, deletedAsMissing: 0, purgedAsErased: 0 }
 
 /**
  * Reads the current state of contacts with batch read (the client splits requests at 100
- * ids) and passes them through the import service. A contact HubSpot reports as not found,
- * and that no returned survivor absorbed, was archived or erased since: its lead is
- * soft-deleted. A read of a merged-away id returns the survivor, which the import handles.
+ * ids) and passes them through the import service. A read of a merged-away id returns the
+ * survivor, which the import handles. A contact HubSpot reports as not found, and that no
+ * returned survivor absorbed, is looked up among the archived contacts. An archived one has
+ * its lead soft-deleted, and one HubSpot no longer has at all has its lead purged, as a
+ * privacy deletion does.
  */
 export async function refreshContacts(request: RefreshRequest): Promise<RefreshResult> {
   const ids = [...new Set(request.contactIds)]
@@ -44,7 +48,8 @@ export async function refreshContacts(request: RefreshRequest): Promise<RefreshR
   // a restore made within the skew of the read.
   const readStartedAt = new Date()
   const read = await request.api.batchReadContacts(ids.map(String), { properties: syncedProperties })
-  const contacts = withMergeHints(read.contacts, request.merges ?? [])
+  const misses = await classifyMisses(request.api, unexplainedMisses(read.missingIds, read.contacts))
+  const contacts = withMergeHints([...read.contacts, ...misses.returned], request.merges ?? [])
   const imported =
     contacts.length === 0
       ? null
@@ -55,13 +60,55 @@ export async function refreshContacts(request: RefreshRequest): Promise<RefreshR
           runId: request.runId ?? null,
         })
 
-  const missing = unexplainedMisses(read.missingIds, contacts)
-  const deletedAsMissing = await deleteContacts(
-    request.sql,
-    { integration: request.integration, origin: request.origin },
-    missing.map((contactId) => ({ contactId, at: readStartedAt })),
-  )
-  return { read: contacts.length, imported, deletedAsMissing }
+  const target = { integration: request.integration, origin: request.origin }
+  const at = (contactId: number) => ({ contactId, at: readStartedAt })
+  const deletedAsMissing = await deleteContacts(request.sql, target, misses.archived.map(at))
+  const purgedAsErased = await purgeContacts(request.sql, target, misses.erased.map(at))
+  return { read: contacts.length, imported, deletedAsMissing, purgedAsErased }
+}
+
+/**
+ * Purges the soft-deleted leads of contacts HubSpot no longer has, archived or not, after a
+ * privacy deletion of an archived contact or the end of its 90 days in the recycle bin.
+ * `contactIds` are contacts the caller found missing from HubSpot's live list. Returns
+ * the number of leads purged.
+ */
+export async function purgeErasedContacts(request: Omit<RefreshRequest, 'merges'>): Promise<number> {
+  const ids = [...new Set(request.contactIds)]
+  if (ids.length === 0) return 0
+  const readStartedAt = new Date()
+  const misses = await classifyMisses(request.api, ids)
+  const target = { integration: request.integration, origin: request.origin }
+  return purgeContacts(request.sql, target, misses.erased.map((contactId) => ({ contactId, at: readStartedAt })))
+}
+
+interface ClassifiedMisses {
+  /** Contacts archived in HubSpot. */
+  archived: number[]
+  /** Contacts found live by the second read, restored since the first. */
+  returned: HubSpotContact[]
+  /** Contacts HubSpot has neither live nor archived. */
+  erased: number[]
+}
+
+/**
+ * Sorts contacts a live read did not return by reading them archived (`archived=true`)
+ * and then the rest live again. HubSpot returns not found in both reads after a privacy
+ * deletion and after a permanent deletion alike, so both count as erased. The second live read keeps a
+ * contact restored between the first two reads from counting as erased. NOTE: a contact
+ * restored and then archived again within the moments between the three reads would still
+ * count as erased.
+ */
+async function classifyMisses(api: ContactsApi, ids: number[]): Promise<ClassifiedMisses> {
+  if (ids.length === 0) return { archived: [], returned: [], erased: [] }
+  const archivedRead = await api.batchReadContacts(ids.map(String), { properties: ['hs_object_id'], archived: true })
+  const archivedIds = new Set(archivedRead.contacts.map((contact) => parseContactId(contact.id)))
+  const archived = ids.filter((id) => archivedIds.has(id))
+  const notArchived = ids.filter((id) => !archivedIds.has(id))
+  if (notArchived.length === 0) return { archived, returned: [], erased: [] }
+
+  const again = await api.batchReadContacts(notArchived.map(String), { properties: syncedProperties })
+  return { archived, returned: again.contacts, erased: unexplainedMisses(again.missingIds, again.contacts) }
 }
 
 /** Ids reported missing that are neither returned nor absorbed by a returned contact. */

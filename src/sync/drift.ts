@@ -1,7 +1,7 @@
 import { listLeadStatesInRange, type LeadState } from '../db/leadLifecycle.js'
 import type { ContactPage } from '../hubspot/types.js'
 import { driftFound } from '../metrics.js'
-import { refreshContacts } from './contactRefresh.js'
+import { purgeErasedContacts, refreshContacts } from './contactRefresh.js'
 import { restoreContacts } from './lifecycle.js'
 import { parseContactId } from './mapping.js'
 import type { KindRunner, RunContext } from './runner.js'
@@ -16,6 +16,8 @@ export interface DriftCounts {
   deletedLocally: number
   /** A live lead whose contact HubSpot no longer lists: deleted or merged away. */
   missingInHubspot: number
+  /** Leads purged because HubSpot has their contact neither live nor archived. */
+  erasedInHubspot: number
 }
 
 /**
@@ -23,11 +25,14 @@ export interface DriftCounts {
  * endpoint, ids only) beside the integration's leads in the same id range. Each difference
  * is repaired through the normal paths. Missing contacts are read and imported, and leads
  * of contacts HubSpot still has are revived. Leads of contacts HubSpot no longer lists are
- * re-read, so merges retire them under their survivor and deletions soft-delete them.
- * The differences are saved in the run's details and counted in the drift metric.
+ * re-read, so merges retire them under their survivor, archived contacts soft-delete them,
+ * and contacts HubSpot has neither live nor archived purge them. Soft-deleted leads are
+ * looked up among the archived contacts too, so a privacy deletion of an archived contact
+ * purges its lead. The differences are saved in the run's details and counted in the
+ * drift metric.
  */
 export const runDriftCheck: KindRunner = async (ctx) => {
-  const totals: DriftCounts = { hubspotContacts: 0, missingLocally: 0, deletedLocally: 0, missingInHubspot: 0 }
+  const totals: DriftCounts = { hubspotContacts: 0, missingLocally: 0, deletedLocally: 0, missingInHubspot: 0, erasedInHubspot: 0 }
   let after: string | null = null
   let checkedUpTo = 0
   do {
@@ -38,8 +43,8 @@ export const runDriftCheck: KindRunner = async (ctx) => {
     // The last page closes the range, so leads above HubSpot's highest id are compared too.
     const upTo = after === null ? null : Math.max(checkedUpTo, ...ids)
     const drift = await compareRange(ctx, ids, checkedUpTo, upTo)
-    await repair(ctx, drift)
-    addTotals(totals, ids.length, drift)
+    const erased = await repair(ctx, drift)
+    addTotals(totals, ids.length, drift, erased)
     checkedUpTo = upTo ?? checkedUpTo
     await ctx.reportProgress()
   } while (after !== null && !ctx.isStopping())
@@ -47,6 +52,7 @@ export const runDriftCheck: KindRunner = async (ctx) => {
   ctx.addDetails({ ...totals })
   driftFound.inc({ kind: 'missing_locally' }, totals.missingLocally + totals.deletedLocally)
   driftFound.inc({ kind: 'missing_in_hubspot' }, totals.missingInHubspot)
+  driftFound.inc({ kind: 'erased_in_hubspot' }, totals.erasedInHubspot)
   ctx.logger.info({ ...totals }, 'drift check finished')
 }
 
@@ -54,6 +60,8 @@ interface RangeDrift {
   missingLocally: number[]
   deletedLocally: number[]
   missingInHubspot: number[]
+  /** Soft-deleted leads whose contact HubSpot does not list live, as expected while it is archived. */
+  deletedUnlisted: number[]
 }
 
 async function compareRange(
@@ -71,10 +79,14 @@ async function compareRange(
     missingInHubspot: leads
       .filter((lead) => lead.state === 'live' && !inHubspot.has(lead.hubspot_contact_id))
       .map((lead) => lead.hubspot_contact_id),
+    deletedUnlisted: leads
+      .filter((lead) => lead.state === 'deleted' && !inHubspot.has(lead.hubspot_contact_id))
+      .map((lead) => lead.hubspot_contact_id),
   }
 }
 
-async function repair(ctx: RunContext, drift: RangeDrift): Promise<void> {
+/** Repairs one range and returns the number of leads purged because HubSpot no longer has their contact. */
+async function repair(ctx: RunContext, drift: RangeDrift): Promise<number> {
   const target = { integration: ctx.integration, origin: 'poll' as const }
   const now = ctx.now()
   const restored = await restoreContacts(
@@ -90,6 +102,14 @@ async function repair(ctx: RunContext, drift: RangeDrift): Promise<void> {
     contactIds: [...drift.missingLocally, ...drift.deletedLocally, ...drift.missingInHubspot],
     runId: ctx.runId,
   })
+  const purgedDeleted = await purgeErasedContacts({
+    sql: ctx.sql,
+    api: ctx.api,
+    integration: ctx.integration,
+    origin: 'poll',
+    contactIds: drift.deletedUnlisted,
+    runId: ctx.runId,
+  })
   const imported = refresh.imported
   ctx.addCounts({
     created: imported?.created ?? 0,
@@ -99,10 +119,12 @@ async function repair(ctx: RunContext, drift: RangeDrift): Promise<void> {
     deleted: refresh.deletedAsMissing,
     failed: imported?.failures.length ?? 0,
   })
+  return refresh.purgedAsErased + purgedDeleted
 }
 
-function addTotals(totals: DriftCounts, hubspotContacts: number, drift: RangeDrift): void {
+function addTotals(totals: DriftCounts, hubspotContacts: number, drift: RangeDrift, erased: number): void {
   totals.hubspotContacts += hubspotContacts
+  totals.erasedInHubspot += erased
   totals.missingLocally += drift.missingLocally.length
   totals.deletedLocally += drift.deletedLocally.length
   totals.missingInHubspot += drift.missingInHubspot.length

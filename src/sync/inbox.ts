@@ -191,7 +191,7 @@ class Worker {
         {
           integrationId: integration.id,
           events: plan.eventIds.length,
-          purged: applied.purged,
+          purged: applied.purged + applied.refresh.purgedAsErased,
           deleted: applied.deleted + applied.refresh.deletedAsMissing,
           restored: applied.restored,
           read: applied.refresh.read,

@@ -88,22 +88,38 @@ t.test('archived pass soft-deletes archived contacts and retires merged ones', a
   }
 })
 
-t.test('drift check deletes erased contacts and imports missing ones', async (t) => {
-  const before = { local: await driftMetric('missing_locally'), hubspot: await driftMetric('missing_in_hubspot') }
+t.test('drift check purges erased contacts and imports missing ones', async (t) => {
+  // A privacy deletion of a contact that was archived first: HubSpot no longer lists it at all.
+  sim.contacts.gdprDelete(archivedA)
+  const before = {
+    local: await driftMetric('missing_locally'),
+    hubspot: await driftMetric('missing_in_hubspot'),
+    erased: await driftMetric('erased_in_hubspot'),
+  }
   const run = await runSync('drift')
   t.equal(run.kind, 'drift', 'a drift run')
   t.equal(run.status, 'succeeded', run.error ?? 'succeeded')
   t.equal(run.details.missingLocally, 2, 'two contacts without a lead')
-  t.equal(run.details.missingInHubspot, 2, 'two leads without a contact')
+  t.equal(run.details.missingInHubspot, 2, 'two live leads without a contact')
   t.equal(run.details.deletedLocally, 0, 'no lead wrongly deleted')
+  t.equal(run.details.erasedInHubspot, 3, 'three leads of erased contacts purged')
   t.equal(run.details.hubspotContacts, liveHubSpotIds(sim).length)
   t.equal(run.counts.created, 2, 'two leads created')
-  t.equal(run.counts.deleted, 2, 'two leads deleted')
+  t.equal(run.counts.deleted, 0, 'nothing soft-deleted')
   t.same((await storedRun(run.id)).details, run.details, 'details kept in the run record')
   t.equal((await driftMetric('missing_locally')) - before.local, 2, 'drift metric: missing locally')
   t.equal((await driftMetric('missing_in_hubspot')) - before.hubspot, 2, 'drift metric: missing in HubSpot')
+  t.equal((await driftMetric('erased_in_hubspot')) - before.erased, 3, 'drift metric: erased in HubSpot')
 
-  for (const id of [erasedA, erasedB]) t.ok((await lead(sql, integration.id, id))?.deletedAt, `${id} deleted_at set`)
+  for (const id of [erasedA, erasedB, archivedA]) {
+    const row = await lead(sql, integration.id, id)
+    t.ok(row?.purgedAt, `${id} purged`)
+    t.equal(row?.email, null, `${id} email erased`)
+  }
+  const stillArchived = await lead(sql, integration.id, archivedB)
+  t.ok(stillArchived?.deletedAt, 'the archived contact stays soft-deleted')
+  t.equal(stillArchived?.purgedAt, null, 'the archived contact is not purged')
+  t.ok(stillArchived?.email, 'the archived contact keeps its data')
   t.equal((await lead(sql, integration.id, created[0]))?.email, 'missed-one@example.com')
   t.equal((await lead(sql, integration.id, created[1]))?.email, 'missed-two@example.com')
   t.same(await liveContactIds(sql, integration.id), liveHubSpotIds(sim), 'live leads equal HubSpot live contacts')
@@ -114,7 +130,8 @@ t.test('each repair is published on NATS once', async (t) => {
   const counts = countByTypeAndContact(published)
   const expected = new Map<string, number>()
   for (const id of [...seeded, ...created]) expected.set(`leads.imported ${id}`, 1)
-  for (const id of [archivedA, archivedB, erasedA, erasedB]) expected.set(`leads.deleted ${id}`, 1)
+  for (const id of [archivedA, archivedB]) expected.set(`leads.deleted ${id}`, 1)
+  for (const id of [erasedA, erasedB, archivedA]) expected.set(`leads.purged ${id}`, 1)
   for (const id of [newSurvivor, keptPrimary]) expected.set(`leads.merged ${id}`, 1)
   // The kept primary's hs_merged_object_ids changed, and the merge may fill empty fields.
   expected.set(`leads.updated ${keptPrimary}`, 1)
@@ -134,6 +151,7 @@ t.test('running both again repairs and publishes nothing', async (t) => {
   const drift = await runSync('drift')
   t.equal(drift.details.missingLocally, 0, 'no contact missing locally')
   t.equal(drift.details.missingInHubspot, 0, 'no lead missing in HubSpot')
+  t.equal(drift.details.erasedInHubspot, 0, 'no lead purged again')
   t.equal(drift.counts.created, 0, 'drift check creates nothing')
   t.equal(drift.counts.deleted, 0, 'drift check deletes nothing')
   t.equal((await stream.published()).length, before, 'no new event on NATS')

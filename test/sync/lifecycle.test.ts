@@ -115,11 +115,12 @@ t.test('purge of an unknown contact leaves a tombstone that blocks a late import
 })
 
 /**
- * Wraps a real client so that `restore` changes HubSpot right after it responds to a batch
- * read, while the service still works on the response. `state.restoredAt` is the restore time.
+ * Wraps a real client so that `afterRead` runs after each batch read responds, while the
+ * service still waits for the response. `reads` lists the reads, with whether each was of
+ * archived contacts.
  */
-function restoreAfterRead(api: ContactsApi, restore: () => Date) {
-  const state = { restoredAt: null as Date | null }
+function withReadHook(api: ContactsApi, afterRead: (archived: boolean, count: number) => Promise<void> | void) {
+  const reads: { archived: boolean }[] = []
   const wrapped: ContactsApi = {
     listContacts: (options) => api.listContacts(options),
     searchContacts: (request) => api.searchContacts(request),
@@ -128,13 +129,27 @@ function restoreAfterRead(api: ContactsApi, restore: () => Date) {
     },
     async batchReadContacts(ids, options) {
       const result = await api.batchReadContacts(ids, options)
-      // A few milliseconds on each side keep the restore apart from the read and the deletion.
-      await delay(3)
-      state.restoredAt = restore()
-      await delay(3)
+      reads.push({ archived: options?.archived === true })
+      await afterRead(options?.archived === true, reads.length)
       return result
     },
   }
+  return { wrapped, reads }
+}
+
+/**
+ * Restores a contact right after the batch read of archived contacts, which confirms the
+ * deletion. `state.restoredAt` is the restore time.
+ */
+function restoreAfterRead(api: ContactsApi, restore: () => Date) {
+  const state = { restoredAt: null as Date | null }
+  const { wrapped } = withReadHook(api, async (archived) => {
+    if (!archived || state.restoredAt !== null) return
+    // A few milliseconds on each side keep the restore apart from the read and the deletion.
+    await delay(3)
+    state.restoredAt = restore()
+    await delay(3)
+  })
   return { wrapped, state }
 }
 
@@ -163,4 +178,54 @@ t.test('contact missing from a read is deleted as of the read', async (t) => {
   const revived = await lead(p.db.sql, p.integration.id, id)
   t.equal(revived?.deletedAt, null, 'lead live')
   t.equal(revived?.firstName, 'After', 'lead has the edit made after the restore')
+})
+
+t.test('contact gone from HubSpot is purged by a read', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false })
+  const id = Number(p.sim.contacts.create({ email: 'gone@example.com', firstname: 'Gone' }).id)
+  const archivedId = Number(p.sim.contacts.create({ email: 'binned@example.com', firstname: 'Binned' }).id)
+  const api = p.clients.forIntegration(p.integration)
+  const request = { sql: p.db.sql, integration: p.integration, origin: 'webhook' as const, contactIds: [id, archivedId] }
+  await refreshContacts({ ...request, api })
+
+  p.sim.contacts.gdprDelete(id)
+  p.sim.contacts.archive(archivedId)
+  const result = await refreshContacts({ ...request, api })
+  t.equal(result.purgedAsErased, 1, 'one lead purged')
+  t.equal(result.deletedAsMissing, 1, 'one lead soft-deleted')
+
+  const purged = await lead(p.db.sql, p.integration.id, id)
+  t.ok(purged?.purgedAt, 'the erased contact is purged')
+  t.equal(purged?.email, null, 'its email is erased')
+  t.equal(purged?.firstName, null, 'its name is erased')
+  const archived = await lead(p.db.sql, p.integration.id, archivedId)
+  t.ok(archived?.deletedAt, 'the archived contact is soft-deleted')
+  t.equal(archived?.purgedAt, null, 'the archived contact is not purged')
+  t.equal(archived?.email, 'binned@example.com', 'the archived contact keeps its data')
+  t.same(await outboxSubjects(p.db.sql, p.integration.id), ['leads.imported', 'leads.imported', 'leads.deleted', 'leads.purged'])
+})
+
+t.test('contact restored between reads stays live', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false })
+  const id = Number(p.sim.contacts.create({ email: 'back@example.com', firstname: 'Back' }).id)
+  const api = p.clients.forIntegration(p.integration)
+  const request = { sql: p.db.sql, integration: p.integration, origin: 'webhook' as const, contactIds: [id] }
+  await refreshContacts({ ...request, api })
+
+  p.sim.contacts.archive(id)
+  const racing = withReadHook(api, (_archived, count) => {
+    if (count === 1) p.sim.contacts.restore(id)
+  })
+  const result = await refreshContacts({ ...request, api: racing.wrapped })
+  t.same(
+    racing.reads.map((read) => read.archived),
+    [false, true, false],
+    'a live read, an archived read, and a second live read',
+  )
+  t.equal(result.deletedAsMissing, 0, 'nothing soft-deleted')
+  t.equal(result.purgedAsErased, 0, 'nothing purged')
+  const row = await lead(p.db.sql, p.integration.id, id)
+  t.equal(row?.deletedAt, null, 'lead live')
+  t.equal(row?.purgedAt, null, 'lead not purged')
+  t.equal(row?.email, 'back@example.com', 'lead keeps its data')
 })
