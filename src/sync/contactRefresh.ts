@@ -47,9 +47,11 @@ export async function refreshContacts(request: RefreshRequest): Promise<RefreshR
   // NOTE: this time comes from our clock, so clock skew against HubSpot can still misorder
   // a restore made within the skew of the read.
   const readStartedAt = new Date()
+  const merges = request.merges ?? []
   const read = await request.api.batchReadContacts(ids.map(String), { properties: syncedProperties })
-  const misses = await classifyMisses(request.api, unexplainedMisses(read.missingIds, read.contacts))
-  const contacts = withMergeHints([...read.contacts, ...misses.returned], request.merges ?? [])
+  const found = withMergeHints(read.contacts, merges)
+  const misses = await classifyMisses(request.api, unexplainedMisses(read.missingIds, found), merges)
+  const contacts = [...found, ...misses.returned]
   const imported =
     contacts.length === 0
       ? null
@@ -77,7 +79,7 @@ export async function purgeErasedContacts(request: Omit<RefreshRequest, 'merges'
   const ids = [...new Set(request.contactIds)]
   if (ids.length === 0) return 0
   const readStartedAt = new Date()
-  const misses = await classifyMisses(request.api, ids)
+  const misses = await classifyMisses(request.api, ids, [])
   const target = { integration: request.integration, origin: request.origin }
   return purgeContacts(request.sql, target, misses.erased.map((contactId) => ({ contactId, at: readStartedAt })))
 }
@@ -92,27 +94,43 @@ interface ClassifiedMisses {
 }
 
 /**
- * Sorts contacts a live read did not return by reading them archived (`archived=true`)
- * and then the rest live again. HubSpot returns not found in both reads after a privacy
- * deletion and after a permanent deletion alike, so both count as erased. The second live read keeps a
- * contact restored between the first two reads from counting as erased. NOTE: a contact
- * restored and then archived again within the moments between the three reads would still
+ * Sorts contacts a live read reported as not found by reading them archived
+ * (`archived=true`) and then live again. An id counts as archived when that read returns it
+ * or a survivor that absorbed it, and as erased only when both later reads return not found
+ * and no returned survivor absorbed it. An id a read returns another error for is left as
+ * it is. HubSpot returns not found after a privacy deletion and after a permanent deletion
+ * alike, so both count as erased. The second live read keeps a contact restored between the
+ * first two reads from counting as erased. NOTE: a contact restored and archived again
+ * between the reads, or a merged-away id whose archived survivor HubSpot does not return
+ * for it (the simulator returns it, HubSpot's documentation does not say), would still
  * count as erased.
  */
-async function classifyMisses(api: ContactsApi, ids: number[]): Promise<ClassifiedMisses> {
+async function classifyMisses(api: ContactsApi, ids: number[], merges: MergePlan[]): Promise<ClassifiedMisses> {
   if (ids.length === 0) return { archived: [], returned: [], erased: [] }
-  const archivedRead = await api.batchReadContacts(ids.map(String), { properties: ['hs_object_id'], archived: true })
-  const archivedIds = new Set(archivedRead.contacts.map((contact) => parseContactId(contact.id)))
+  const archivedRead = await api.batchReadContacts(ids.map(String), {
+    properties: ['hs_object_id', 'hs_merged_object_ids'],
+    archived: true,
+  })
+  const archivedContacts = withMergeHints(archivedRead.contacts, merges)
+  const archivedIds = explainedIds(archivedContacts)
   const archived = ids.filter((id) => archivedIds.has(id))
-  const notArchived = ids.filter((id) => !archivedIds.has(id))
+  const notArchived = unexplainedMisses(archivedRead.missingIds, archivedContacts)
   if (notArchived.length === 0) return { archived, returned: [], erased: [] }
 
   const again = await api.batchReadContacts(notArchived.map(String), { properties: syncedProperties })
-  return { archived, returned: again.contacts, erased: unexplainedMisses(again.missingIds, again.contacts) }
+  const returned = withMergeHints(again.contacts, merges)
+  return { archived, returned, erased: unexplainedMisses(again.missingIds, returned) }
 }
 
 /** Ids reported missing that are neither returned nor absorbed by a returned contact. */
 function unexplainedMisses(missingIds: string[], contacts: HubSpotContact[]): number[] {
+  const explained = explainedIds(contacts)
+  const missing = missingIds.map((id) => parseContactId(id)).filter((id): id is number => id !== null)
+  return missing.filter((id) => !explained.has(id))
+}
+
+/** Returns the ids of the contacts and of every contact they absorbed, from `hs_merged_object_ids`. */
+function explainedIds(contacts: HubSpotContact[]): Set<number> {
   const explained = new Set<number>()
   for (const contact of contacts) {
     const id = parseContactId(contact.id)
@@ -120,8 +138,7 @@ function unexplainedMisses(missingIds: string[], contacts: HubSpotContact[]): nu
     explained.add(id)
     for (const absorbed of parseMergedIds(contact.properties.hs_merged_object_ids, id)) explained.add(absorbed)
   }
-  const missing = missingIds.map((id) => parseContactId(id)).filter((id): id is number => id !== null)
-  return missing.filter((id) => !explained.has(id))
+  return explained
 }
 
 /**

@@ -7,6 +7,8 @@ import { parseContactId } from './mapping.js'
 import type { KindRunner, RunContext } from './runner.js'
 
 const listPageSize = 100
+/** The maximum number of ids in one batch read. */
+const batchReadSize = 100
 
 export interface DriftCounts {
   hubspotContacts: number
@@ -35,6 +37,9 @@ export const runDriftCheck: KindRunner = async (ctx) => {
   const totals: DriftCounts = { hubspotContacts: 0, missingLocally: 0, deletedLocally: 0, missingInHubspot: 0, erasedInHubspot: 0 }
   let after: string | null = null
   let checkedUpTo = 0
+  // Soft-deleted leads to look up among the archived contacts, gathered over pages so that
+  // each batch read carries up to 100 of them.
+  const deletedUnlisted: number[] = []
   do {
     const page: ContactPage = await ctx.api.listContacts({ after, limit: listPageSize, properties: ['hs_object_id'] })
     ctx.addPage(page.contacts.length)
@@ -45,9 +50,15 @@ export const runDriftCheck: KindRunner = async (ctx) => {
     const drift = await compareRange(ctx, ids, checkedUpTo, upTo)
     const erased = await repair(ctx, drift)
     addTotals(totals, ids.length, drift, erased)
+    deletedUnlisted.push(...drift.deletedUnlisted)
+    while (deletedUnlisted.length >= batchReadSize) {
+      totals.erasedInHubspot += await purgeErasedLeads(ctx, deletedUnlisted.splice(0, batchReadSize))
+    }
     checkedUpTo = upTo ?? checkedUpTo
     await ctx.reportProgress()
   } while (after !== null && !ctx.isStopping())
+  // A stopped run leaves the rest to the next run.
+  if (!ctx.isStopping()) totals.erasedInHubspot += await purgeErasedLeads(ctx, deletedUnlisted)
 
   ctx.addDetails({ ...totals })
   driftFound.inc({ kind: 'missing_locally' }, totals.missingLocally + totals.deletedLocally)
@@ -102,14 +113,6 @@ async function repair(ctx: RunContext, drift: RangeDrift): Promise<number> {
     contactIds: [...drift.missingLocally, ...drift.deletedLocally, ...drift.missingInHubspot],
     runId: ctx.runId,
   })
-  const purgedDeleted = await purgeErasedContacts({
-    sql: ctx.sql,
-    api: ctx.api,
-    integration: ctx.integration,
-    origin: 'poll',
-    contactIds: drift.deletedUnlisted,
-    runId: ctx.runId,
-  })
   const imported = refresh.imported
   ctx.addCounts({
     created: imported?.created ?? 0,
@@ -119,7 +122,11 @@ async function repair(ctx: RunContext, drift: RangeDrift): Promise<number> {
     deleted: refresh.deletedAsMissing,
     failed: imported?.failures.length ?? 0,
   })
-  return refresh.purgedAsErased + purgedDeleted
+  return refresh.purgedAsErased
+}
+
+function purgeErasedLeads(ctx: RunContext, contactIds: number[]): Promise<number> {
+  return purgeErasedContacts({ sql: ctx.sql, api: ctx.api, integration: ctx.integration, origin: 'poll', contactIds })
 }
 
 function addTotals(totals: DriftCounts, hubspotContacts: number, drift: RangeDrift, erased: number): void {

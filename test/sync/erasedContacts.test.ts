@@ -1,0 +1,119 @@
+// A purge cannot be undone, so a lead is purged only when HubSpot has its contact neither
+// live nor archived. Merged contacts whose survivor is in the recycle bin, and reads that
+// return an error other than not found for an id, must leave the lead as it is or
+// soft-delete it.
+import t from 'tap'
+
+import type { ContactsApi } from '../../src/hubspot/client.js'
+import { parseBatchRead } from '../../src/hubspot/contactPages.js'
+import { refreshContacts } from '../../src/sync/contactRefresh.js'
+import { lead, outboxSubjects } from '../webhooks/fixtures/leads.js'
+import { apiToken, deliverAndDrain, startPipeline, type Pipeline } from '../webhooks/fixtures/pipeline.js'
+
+const auth = { authorization: `Bearer ${apiToken}` }
+const batchRead = 'POST /crm/v3/objects/contacts/batch/read'
+
+async function runDrift(p: Pipeline) {
+  const url = `/sync/${p.integration.id}?kind=drift&wait=true`
+  const response = await p.app.inject({ method: 'POST', url, headers: auth })
+  if (response.statusCode !== 200) throw new Error(`drift run returned ${response.statusCode}: ${response.body}`)
+  return response.json()
+}
+
+t.test('merged contacts with an archived survivor are not purged', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false, withSync: true })
+  const first = Number(p.sim.contacts.create({ email: 'first@example.com' }).id)
+  const second = Number(p.sim.contacts.create({ email: 'second@example.com' }).id)
+  await runDrift(p)
+
+  const survivor = Number(p.sim.contacts.merge(first, second).id)
+  p.sim.contacts.archive(survivor)
+  const run = await runDrift(p)
+  t.equal(run.status, 'succeeded', run.error ?? 'succeeded')
+  t.equal(run.details.erasedInHubspot, 0, 'nothing counted as erased')
+  for (const [id, email] of [[first, 'first@example.com'], [second, 'second@example.com']] as const) {
+    const row = await lead(p.db.sql, p.integration.id, id)
+    t.equal(row?.purgedAt, null, `lead ${id} not purged`)
+    t.ok(row?.deletedAt, `lead ${id} soft-deleted`)
+    t.equal(row?.email, email, `lead ${id} keeps its data`)
+  }
+  t.notOk((await outboxSubjects(p.db.sql, p.integration.id)).includes('leads.purged'), 'no leads.purged queued')
+})
+
+t.test('absorbed contact of an archived kept primary is not purged', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false, withSync: true })
+  const absorbed = Number(p.sim.contacts.create({ email: 'absorbed@example.com' }).id)
+  const primary = Number(p.sim.contacts.create({ email: 'primary@example.com' }).id)
+  await runDrift(p)
+
+  p.sim.contacts.merge(primary, absorbed, { keepPrimaryId: true })
+  p.sim.contacts.archive(primary)
+  const run = await runDrift(p)
+  t.equal(run.details.erasedInHubspot, 0, 'nothing counted as erased')
+  t.equal((await lead(p.db.sql, p.integration.id, absorbed))?.purgedAt, null, 'absorbed lead not purged')
+  t.ok((await lead(p.db.sql, p.integration.id, primary))?.deletedAt, 'archived primary soft-deleted')
+})
+
+t.test('merge applied after its survivor was archived purges nothing', async (t) => {
+  const p = await startPipeline(t)
+  const first = Number(p.sim.contacts.create({ email: 'late-a@example.com' }).id)
+  const second = Number(p.sim.contacts.create({ email: 'late-b@example.com' }).id)
+  await deliverAndDrain(p)
+
+  const survivor = Number(p.sim.contacts.merge(first, second).id)
+  await p.sim.webhooks.flush()
+  p.sim.contacts.archive(survivor)
+  await p.worker.drain()
+  for (const id of [first, second]) {
+    t.equal((await lead(p.db.sql, p.integration.id, id))?.purgedAt, null, `lead ${id} not purged`)
+  }
+})
+
+/** Makes every archived read return a 207 whose errors are of `category` for every id. */
+function archivedReadFails(api: ContactsApi, category: string): ContactsApi {
+  return {
+    listContacts: (options) => api.listContacts(options),
+    searchContacts: (request) => api.searchContacts(request),
+    get stats() {
+      return api.stats
+    },
+    async batchReadContacts(ids, options) {
+      if (options?.archived !== true) return api.batchReadContacts(ids, options)
+      const error = { status: 'error', category, message: 'temporarily unavailable', context: { ids: [...ids] } }
+      return parseBatchRead(JSON.stringify({ status: 'COMPLETE', results: [], numErrors: 1, errors: [error] }))
+    },
+  }
+}
+
+t.test('archived read without an answer purges nothing', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false })
+  const id = Number(p.sim.contacts.create({ email: 'binned@example.com' }).id)
+  const api = p.clients.forIntegration(p.integration)
+  const request = { sql: p.db.sql, integration: p.integration, origin: 'poll' as const, contactIds: [id] }
+  await refreshContacts({ ...request, api })
+  p.sim.contacts.archive(id)
+
+  const result = await refreshContacts({ ...request, api: archivedReadFails(api, 'INTERNAL_ERROR') })
+  t.equal(result.purgedAsErased, 0, 'nothing purged')
+  t.equal(result.deletedAsMissing, 0, 'nothing soft-deleted either')
+  const row = await lead(p.db.sql, p.integration.id, id)
+  t.equal(row?.purgedAt, null, 'lead not purged')
+  t.equal(row?.email, 'binned@example.com', 'lead keeps its data')
+})
+
+t.test('soft-deleted leads are looked up 100 a read', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false, withSync: true })
+  const ids: number[] = []
+  for (let i = 0; i < 350; i++) ids.push(Number(p.sim.contacts.create({ email: `page${i}@example.com` }).id))
+  await runDrift(p)
+  const archived = ids.filter((_, index) => index % 3 === 1)
+  for (const id of archived) p.sim.contacts.archive(id)
+  const repaired = await runDrift(p)
+  t.equal(repaired.counts.deleted, archived.length, 'every archived contact soft-deleted')
+
+  p.sim.resetRequestCounts()
+  const quiet = await runDrift(p)
+  t.equal(quiet.details.erasedInHubspot, 0, 'nothing erased')
+  const reads = p.sim.requestCounts().byEndpoint[batchRead]?.total ?? 0
+  t.equal(reads, Math.ceil(archived.length / 100), `${archived.length} soft-deleted leads over several list pages`)
+})
