@@ -2,11 +2,14 @@
 // live nor archived. Merged contacts whose survivor is in the recycle bin, and reads that
 // return an error other than not found for an id, must leave the lead as it is or
 // soft-delete it.
-import t from 'tap'
+import t, { type Test } from 'tap'
 
-import type { ContactsApi } from '../../src/hubspot/client.js'
+import type { ContactsApi, HubSpotClients } from '../../src/hubspot/client.js'
 import { parseBatchRead } from '../../src/hubspot/contactPages.js'
+import { createLogger } from '../../src/logger.js'
 import { refreshContacts } from '../../src/sync/contactRefresh.js'
+import { runDriftCheck } from '../../src/sync/drift.js'
+import { createSyncService } from '../../src/sync/runner.js'
 import { lead, outboxSubjects } from '../webhooks/fixtures/leads.js'
 import { apiToken, deliverAndDrain, startPipeline, type Pipeline } from '../webhooks/fixtures/pipeline.js'
 
@@ -116,4 +119,92 @@ t.test('soft-deleted leads are looked up 100 a read', async (t) => {
   t.equal(quiet.details.erasedInHubspot, 0, 'nothing erased')
   const reads = p.sim.requestCounts().byEndpoint[batchRead]?.total ?? 0
   t.equal(reads, Math.ceil(archived.length / 100), `${archived.length} soft-deleted leads over several list pages`)
+})
+
+type ReadKind = 'list' | 'archivedRead' | 'liveRead'
+
+/** Wraps a client so that `afterResponse` runs after each HubSpot response, before the caller gets it. */
+function withResponseHook(api: ContactsApi, afterResponse: (kind: ReadKind) => void): ContactsApi {
+  return {
+    async listContacts(options) {
+      const page = await api.listContacts(options)
+      afterResponse('list')
+      return page
+    },
+    searchContacts: (request) => api.searchContacts(request),
+    get stats() {
+      return api.stats
+    },
+    async batchReadContacts(ids, options) {
+      const read = await api.batchReadContacts(ids, options)
+      afterResponse(options?.archived === true ? 'archivedRead' : 'liveRead')
+      return read
+    },
+  }
+}
+
+/**
+ * Restores an archived contact after the first response of kind `restoreAfter`, then
+ * archives it again after the next archived read. `changes` counts the changes made.
+ */
+function restoreThenArchive(p: Pipeline, id: number, restoreAfter: ReadKind) {
+  let changes = 0
+  const afterResponse = (kind: ReadKind) => {
+    if (changes === 0 && kind === restoreAfter) {
+      p.sim.contacts.restore(id)
+      changes = 1
+    } else if (changes === 1 && kind === 'archivedRead') {
+      p.sim.contacts.archive(id)
+      changes = 2
+    }
+  }
+  return { afterResponse, changes: () => changes }
+}
+
+/** Runs a drift check whose HubSpot calls go through `afterResponse`. */
+async function runHookedDrift(t: Test, p: Pipeline, afterResponse: (kind: ReadKind) => void) {
+  const clients: HubSpotClients = {
+    forIntegration: (integration) => withResponseHook(p.clients.forIntegration(integration), afterResponse),
+    stop: () => p.clients.stop(),
+    close: () => p.clients.close(),
+  }
+  const sync = createSyncService({ config: p.config, sql: p.db.sql, logger: createLogger('silent'), clients, runners: { drift: runDriftCheck } })
+  t.teardown(() => sync.stop())
+  const run = await sync.startRun(p.integration.id, 'manual', { kind: 'drift' })
+  return run.done
+}
+
+t.test('contact restored and archived again during a drift run is not purged', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false })
+  const id = Number(p.sim.contacts.create({ email: 'binned@example.com' }).id)
+  await runHookedDrift(t, p, () => {})
+  p.sim.contacts.archive(id)
+  await runHookedDrift(t, p, () => {})
+  t.ok((await lead(p.db.sql, p.integration.id, id))?.deletedAt, 'lead soft-deleted')
+
+  // The contact is restored after the list page is read and archived again right after the
+  // first archived read, so it ends in the recycle bin.
+  const race = restoreThenArchive(p, id, 'list')
+  const run = await runHookedDrift(t, p, race.afterResponse)
+  t.equal(race.changes(), 2, 'both changes happened')
+  t.equal(run.details.erasedInHubspot, 0, 'nothing counted as erased')
+  const row = await lead(p.db.sql, p.integration.id, id)
+  t.equal(row?.purgedAt, null, 'lead not purged')
+  t.equal(row?.email, 'binned@example.com', 'lead keeps its data')
+})
+
+t.test('contact restored and archived again between reads is not purged', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false })
+  const id = Number(p.sim.contacts.create({ email: 'twice@example.com' }).id)
+  const request = { sql: p.db.sql, integration: p.integration, origin: 'webhook' as const, contactIds: [id] }
+  await refreshContacts({ ...request, api: p.clients.forIntegration(p.integration) })
+  p.sim.contacts.archive(id)
+
+  // Restored after the first live read, archived again after the first archived read.
+  const race = restoreThenArchive(p, id, 'liveRead')
+  const result = await refreshContacts({ ...request, api: withResponseHook(p.clients.forIntegration(p.integration), race.afterResponse) })
+  t.equal(race.changes(), 2, 'both changes happened')
+  t.equal(result.purgedAsErased, 0, 'nothing purged')
+  t.equal(result.deletedAsMissing, 1, 'lead soft-deleted')
+  t.equal((await lead(p.db.sql, p.integration.id, id))?.purgedAt, null, 'lead not purged')
 })
