@@ -28,22 +28,29 @@ const objectId = z
 const maxDateMs = 8.64e15
 
 /**
+ * Schema of an integer field the service never reads. HubSpot types `eventId` as int64, so
+ * values of 2^53 or more are accepted, as JavaScript read them (rounded). The inbox keeps the
+ * event text as received.
+ */
+const unreadInteger = z.number().refine(Number.isInteger, 'expected an integer')
+
+/**
  * One element of the array HubSpot posts, in the legacy `contact.*` form or the generic
  * `object.*` form. Unknown keys are kept, because HubSpot adds fields without notice and
  * the inbox stores the event as received.
  */
 export const webhookEventSchema = z
   .looseObject({
-    eventId: z.number().int().optional(),
-    subscriptionId: z.number().int().optional(),
+    eventId: unreadInteger.optional(),
+    subscriptionId: unreadInteger.optional(),
     portalId: objectId,
-    appId: z.number().int().optional(),
+    appId: unreadInteger.optional(),
     // 8.64e15 ms is the largest time a JavaScript Date can represent (ECMA-262 "Time Values").
     occurredAt: z.number().int().nonnegative().max(maxDateMs, 'expected milliseconds since the epoch'),
     // HubSpot's guide labels the type `eventType`, but every real delivery uses `subscriptionType`.
     subscriptionType: z.string().min(1).optional(),
     eventType: z.string().min(1).optional(),
-    attemptNumber: z.number().int().optional(),
+    attemptNumber: unreadInteger.optional(),
     objectId: objectId.optional(),
     objectTypeId: z.string().optional(),
     propertyName: z.string().optional(),
@@ -54,7 +61,7 @@ export const webhookEventSchema = z
     primaryObjectId: objectId.optional(),
     mergedObjectIds: z.array(objectId).optional(),
     newObjectId: objectId.optional(),
-    numberOfPropertiesMoved: z.number().int().optional(),
+    numberOfPropertiesMoved: unreadInteger.optional(),
     associationType: z.string().optional(),
     fromObjectId: objectId.optional(),
     toObjectId: objectId.optional(),
@@ -162,7 +169,7 @@ const quickRules = new Map<string, QuickRule>(quickFields)
 function passesQuickRule(rule: QuickRule, value: unknown): boolean {
   switch (rule) {
     case 'int':
-      return typeof value === 'number' && Number.isSafeInteger(value)
+      return typeof value === 'number' && Number.isInteger(value)
     case 'id':
       return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
     case 'time':

@@ -217,6 +217,22 @@ t.test('occurred_at keeps every millisecond', async (t) => {
   })
 })
 
+t.test('int64 eventId is stored as sent', async (t) => {
+  const { app, sql } = await setup(t)
+  const big = '9007199254740993'
+  const event = JSON.stringify(contactEvent(portalId, 'creation', 32)).replace(/"eventId":\d+/, `"eventId":${big}`)
+  const body = `[${JSON.stringify(contactEvent(portalId, 'creation', 31))},${event}]`
+
+  const response = await postSigned(app, { body })
+  t.equal(response.statusCode, 200, response.body)
+  t.same(response.json(), { received: 2, stored: 2 })
+  const rows = await sql<{ status: string; event_id: string }[]>`
+    select status, event ->> 'eventId' as event_id from webhook_events order by object_id
+  `
+  t.same(rows.map((row) => row.status), ['pending', 'pending'], 'both events pending')
+  t.equal(rows[1]?.event_id, big, 'the eventId keeps every digit')
+})
+
 t.test('failed insert answers 500 with the cause logged', async (t) => {
   const { app, sql, lines } = await setup(t)
   await sql`alter table webhook_events add constraint reject_every_row check (portal_id < 0)`
