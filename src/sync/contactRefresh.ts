@@ -87,35 +87,43 @@ export async function purgeErasedContacts(request: Omit<RefreshRequest, 'merges'
 interface ClassifiedMisses {
   /** Contacts archived in HubSpot. */
   archived: number[]
-  /** Contacts found live by the second read, restored since the first. */
+  /** Contacts found live by a later read, restored since the first. */
   returned: HubSpotContact[]
   /** Contacts HubSpot has neither live nor archived. */
   erased: number[]
 }
 
 /**
- * Sorts contacts a live read reported as not found by reading them archived
- * (`archived=true`), the rest live again, and what is still missing archived once more. An
- * id counts as archived when an archived read returns it or a survivor that absorbed it,
- * and as erased only when all three reads return not found and no returned survivor
- * absorbed it. An id a read returns another error for is left as it is. HubSpot returns not
- * found after a privacy deletion and after a permanent deletion alike, so both count as
- * erased. A contact in the recycle bin is erased by mistake only if it is restored and
- * archived again between the reads, twice over, because the reads alternate. NOTE: a
- * merged-away id whose archived survivor HubSpot does not return for it would count as
- * erased too. The simulator returns the survivor, and HubSpot's documentation does not
- * describe the case.
+ * Sorts contacts a live read reported as not found by reading what is still missing
+ * archived, live, archived and live again (`archived=true` on every other read). An id
+ * counts as archived when an archived read returns it or a survivor that absorbed it, and
+ * as erased only when every read returns not found and no returned survivor absorbed it.
+ * An id a read returns another error for is left as it is. HubSpot returns not found after
+ * a privacy deletion and after a permanent deletion alike, so both count as erased.
+ * Because the reads alternate, a contact that still exists counts as erased only if it
+ * moves between live and archived in each of the three gaps between the last four reads,
+ * and it then ends archived. NOTE: a merged-away id whose archived survivor HubSpot does
+ * not return for it would count as erased too. The simulator returns the survivor, and
+ * HubSpot's documentation does not describe the case.
  */
 async function classifyMisses(api: ContactsApi, ids: number[], merges: MergePlan[]): Promise<ClassifiedMisses> {
-  if (ids.length === 0) return { archived: [], returned: [], erased: [] }
   const first = await readArchived(api, ids, merges)
-  if (first.missing.length === 0) return { archived: first.archived, returned: [], erased: [] }
+  const second = await readLive(api, first.missing, merges)
+  const third = await readArchived(api, second.missing, merges)
+  const fourth = await readLive(api, third.missing, merges)
+  return {
+    archived: [...first.archived, ...third.archived],
+    returned: [...second.returned, ...fourth.returned],
+    erased: fourth.missing,
+  }
+}
 
-  const again = await api.batchReadContacts(first.missing.map(String), { properties: syncedProperties })
-  const returned = withMergeHints(again.contacts, merges)
-  const stillMissing = unexplainedMisses(again.missingIds, returned)
-  const last = await readArchived(api, stillMissing, merges)
-  return { archived: [...first.archived, ...last.archived], returned, erased: last.missing }
+/** Reads contacts live. Returns the contacts and the ids the read reported as not found. */
+async function readLive(api: ContactsApi, ids: number[], merges: MergePlan[]) {
+  if (ids.length === 0) return { returned: [], missing: [] }
+  const read = await api.batchReadContacts(ids.map(String), { properties: syncedProperties })
+  const returned = withMergeHints(read.contacts, merges)
+  return { returned, missing: unexplainedMisses(read.missingIds, returned) }
 }
 
 /**

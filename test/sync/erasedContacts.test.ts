@@ -72,8 +72,12 @@ t.test('merge applied after its survivor was archived purges nothing', async (t)
   }
 })
 
-/** Makes every archived read return a 207 whose errors are of `category` for every id. */
-function archivedReadFails(api: ContactsApi, category: string): ContactsApi {
+/**
+ * Makes the archived reads, from the `fromRead`th on, return a 207 whose errors are of
+ * `category` for every id. Earlier archived reads and every live read reach HubSpot.
+ */
+function archivedReadFails(api: ContactsApi, category: string, fromRead = 1): ContactsApi {
+  let archivedReads = 0
   return {
     listContacts: (options) => api.listContacts(options),
     searchContacts: (request) => api.searchContacts(request),
@@ -82,6 +86,8 @@ function archivedReadFails(api: ContactsApi, category: string): ContactsApi {
     },
     async batchReadContacts(ids, options) {
       if (options?.archived !== true) return api.batchReadContacts(ids, options)
+      archivedReads += 1
+      if (archivedReads < fromRead) return api.batchReadContacts(ids, options)
       const error = { status: 'error', category, message: 'temporarily unavailable', context: { ids: [...ids] } }
       return parseBatchRead(JSON.stringify({ status: 'COMPLETE', results: [], numErrors: 1, errors: [error] }))
     },
@@ -102,6 +108,20 @@ t.test('archived read without an answer purges nothing', async (t) => {
   const row = await lead(p.db.sql, p.integration.id, id)
   t.equal(row?.purgedAt, null, 'lead not purged')
   t.equal(row?.email, 'binned@example.com', 'lead keeps its data')
+})
+
+t.test('later archived read without an answer purges nothing', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false })
+  const id = Number(p.sim.contacts.create({ email: 'erased@example.com' }).id)
+  const api = p.clients.forIntegration(p.integration)
+  const request = { sql: p.db.sql, integration: p.integration, origin: 'webhook' as const, contactIds: [id] }
+  await refreshContacts({ ...request, api })
+  p.sim.contacts.gdprDelete(id)
+
+  const result = await refreshContacts({ ...request, api: archivedReadFails(api, 'INTERNAL_ERROR', 2) })
+  t.equal(result.purgedAsErased, 0, 'nothing purged')
+  t.equal(result.deletedAsMissing, 0, 'nothing soft-deleted')
+  t.ok((await lead(p.db.sql, p.integration.id, id))?.email, 'lead keeps its data')
 })
 
 t.test('soft-deleted leads are looked up 100 a read', async (t) => {
@@ -144,21 +164,18 @@ function withResponseHook(api: ContactsApi, afterResponse: (kind: ReadKind) => v
 }
 
 /**
- * Restores an archived contact after the first response of kind `restoreAfter`, then
- * archives it again after the next archived read. `changes` counts the changes made.
+ * Runs each change once, in order, after the next response of its kind. `done` counts the
+ * changes made.
  */
-function restoreThenArchive(p: Pipeline, id: number, restoreAfter: ReadKind) {
-  let changes = 0
+function scriptedChanges(steps: { after: ReadKind; change: () => void }[]) {
+  let done = 0
   const afterResponse = (kind: ReadKind) => {
-    if (changes === 0 && kind === restoreAfter) {
-      p.sim.contacts.restore(id)
-      changes = 1
-    } else if (changes === 1 && kind === 'archivedRead') {
-      p.sim.contacts.archive(id)
-      changes = 2
-    }
+    const step = steps[done]
+    if (step === undefined || step.after !== kind) return
+    step.change()
+    done += 1
   }
-  return { afterResponse, changes: () => changes }
+  return { afterResponse, done: () => done }
 }
 
 /** Runs a drift check whose HubSpot calls go through `afterResponse`. */
@@ -184,27 +201,83 @@ t.test('contact restored and archived again during a drift run is not purged', a
 
   // The contact is restored after the list page is read and archived again right after the
   // first archived read, so it ends in the recycle bin.
-  const race = restoreThenArchive(p, id, 'list')
+  const race = scriptedChanges([
+    { after: 'list', change: () => p.sim.contacts.restore(id) },
+    { after: 'archivedRead', change: () => p.sim.contacts.archive(id) },
+  ])
   const run = await runHookedDrift(t, p, race.afterResponse)
-  t.equal(race.changes(), 2, 'both changes happened')
+  t.equal(race.done(), 2, 'both changes happened')
   t.equal(run.details.erasedInHubspot, 0, 'nothing counted as erased')
   const row = await lead(p.db.sql, p.integration.id, id)
   t.equal(row?.purgedAt, null, 'lead not purged')
   t.equal(row?.email, 'binned@example.com', 'lead keeps its data')
 })
 
-t.test('contact restored and archived again between reads is not purged', async (t) => {
+type Move = { after: ReadKind; to: 'live' | 'archived' }
+
+/**
+ * Imports a contact, archives it, and refreshes it while `moves` restore or archive it
+ * after the given responses. Returns the refresh result, the moves made and the lead.
+ */
+async function refreshDuringMoves(t: Test, email: string, moves: Move[]) {
   const p = await startPipeline(t, { sendWebhooks: false })
-  const id = Number(p.sim.contacts.create({ email: 'twice@example.com' }).id)
+  const id = Number(p.sim.contacts.create({ email }).id)
   const request = { sql: p.db.sql, integration: p.integration, origin: 'webhook' as const, contactIds: [id] }
   await refreshContacts({ ...request, api: p.clients.forIntegration(p.integration) })
   p.sim.contacts.archive(id)
 
-  // Restored after the first live read, archived again after the first archived read.
-  const race = restoreThenArchive(p, id, 'liveRead')
-  const result = await refreshContacts({ ...request, api: withResponseHook(p.clients.forIntegration(p.integration), race.afterResponse) })
-  t.equal(race.changes(), 2, 'both changes happened')
+  const race = scriptedChanges(
+    moves.map((move) => ({
+      after: move.after,
+      change: () => (move.to === 'live' ? p.sim.contacts.restore(id) : p.sim.contacts.archive(id)),
+    })),
+  )
+  const api = withResponseHook(p.clients.forIntegration(p.integration), race.afterResponse)
+  const result = await refreshContacts({ ...request, api })
+  return { result, moved: race.done(), row: await lead(p.db.sql, p.integration.id, id) }
+}
+
+t.test('contact restored and archived again between reads is not purged', async (t) => {
+  const { result, moved, row } = await refreshDuringMoves(t, 'twice@example.com', [
+    { after: 'liveRead', to: 'live' },
+    { after: 'archivedRead', to: 'archived' },
+  ])
+  t.equal(moved, 2, 'both moves happened')
   t.equal(result.purgedAsErased, 0, 'nothing purged')
   t.equal(result.deletedAsMissing, 1, 'lead soft-deleted')
+  t.equal(row?.purgedAt, null, 'lead not purged')
+})
+
+t.test('contact restored, archived and restored between reads stays', async (t) => {
+  const { result, moved, row } = await refreshDuringMoves(t, 'thrice@example.com', [
+    { after: 'liveRead', to: 'live' },
+    { after: 'archivedRead', to: 'archived' },
+    { after: 'liveRead', to: 'live' },
+  ])
+  t.equal(moved, 3, 'all three moves happened')
+  t.equal(result.purgedAsErased, 0, 'nothing purged')
+  t.equal(row?.purgedAt, null, 'lead not purged')
+  t.equal(row?.deletedAt, null, 'lead live, as its contact is')
+  t.equal(row?.email, 'thrice@example.com', 'lead keeps its data')
+})
+
+t.test('drift run leaves a contact that ends live', async (t) => {
+  const p = await startPipeline(t, { sendWebhooks: false })
+  const id = Number(p.sim.contacts.create({ email: 'returns@example.com' }).id)
+  await runHookedDrift(t, p, () => {})
+  p.sim.contacts.archive(id)
+  await runHookedDrift(t, p, () => {})
+
+  const race = scriptedChanges([
+    { after: 'list', change: () => p.sim.contacts.restore(id) },
+    { after: 'archivedRead', change: () => p.sim.contacts.archive(id) },
+    { after: 'liveRead', change: () => p.sim.contacts.restore(id) },
+  ])
+  const run = await runHookedDrift(t, p, race.afterResponse)
+  t.equal(race.done(), 3, 'all three changes happened')
+  t.equal(run.details.erasedInHubspot, 0, 'nothing counted as erased')
   t.equal((await lead(p.db.sql, p.integration.id, id))?.purgedAt, null, 'lead not purged')
+  const next = await runHookedDrift(t, p, () => {})
+  t.equal(next.details.deletedLocally, 1, 'the next run finds the restored contact')
+  t.equal((await lead(p.db.sql, p.integration.id, id))?.deletedAt, null, 'and revives its lead')
 })
