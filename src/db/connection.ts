@@ -49,10 +49,19 @@ const connectionErrorCodes = new Set([
   '53300',
 ])
 
+/**
+ * Returns the `code` of a postgres.js error: the SQLSTATE of a failed statement, or a
+ * code such as `ECONNREFUSED` or `CONNECTION_CLOSED` for a connection failure.
+ */
+export function sqlStateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
 /** Tells a lost or refused database connection apart from a failed statement. */
 export function isConnectionError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' && connectionErrorCodes.has(code)
+  const code = sqlStateOf(error)
+  return code !== undefined && connectionErrorCodes.has(code)
 }
 
 /**

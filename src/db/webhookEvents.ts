@@ -45,8 +45,8 @@ export interface InsertResult {
 }
 
 /**
- * Stores a delivery with one statement. Each event's JSON is taken from the delivered
- * array text, which PostgreSQL parses once, so the receiver never serializes events again.
+ * Stores a delivery with one statement. Each event's JSON is taken by its `position` from
+ * `bodyJson`, a JSON array that PostgreSQL parses once, so no event is serialized alone.
  * Events whose dedup key is already stored are dropped. When `notify` is set and anything
  * is pending, the inbox worker is notified as the insert commits. `integration_id` is left
  * for the worker to fill, because a foreign key check per row would cost the receiver about
