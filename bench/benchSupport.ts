@@ -65,6 +65,54 @@ export function describeMachine(): string {
   return `${cpus.length} x ${cpus[0]?.model ?? 'unknown CPU'}, ${memoryGb} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`
 }
 
+/**
+ * Returns the JSON body of one webhook delivery as the ingest benchmarks send it: `count`
+ * contact events with object ids from `firstObjectId` on, a quarter `contact.creation` and
+ * the rest `contact.propertyChange` of `email`.
+ */
+export function webhookBatchBody(portalId: number, firstObjectId: number, count: number): string {
+  const occurredAt = Date.now()
+  const events = Array.from({ length: count }, (_, index) => {
+    const objectId = firstObjectId + index
+    const change = index % 4 === 0
+      ? { changeFlag: 'CREATED' }
+      : { propertyName: 'email', propertyValue: `p${objectId + 1}@example.com` }
+    return {
+      eventId: objectId,
+      subscriptionId: 7,
+      portalId,
+      appId: 9,
+      occurredAt,
+      subscriptionType: index % 4 === 0 ? 'contact.creation' : 'contact.propertyChange',
+      attemptNumber: 0,
+      objectId,
+      ...change,
+      changeSource: 'CRM_UI',
+      sourceId: 'userId:1',
+    }
+  })
+  return JSON.stringify(events)
+}
+
+/**
+ * Inserts parsed webhook events as the bare comparison route of the ingest benchmarks does:
+ * one multi-row insert with a simple dedup key, no checks and no signature.
+ */
+export async function insertBareRows(sql: Sql, events: Record<string, unknown>[]): Promise<void> {
+  const rows = events.map((event) => ({
+    dedup_key: `${event.portalId}:${event.objectId}:${event.occurredAt}:${event.subscriptionType}:${event.propertyName ?? ''}`,
+    portal_id: event.portalId as number,
+    subscription_type: event.subscriptionType as string,
+    object_id: event.objectId as number,
+    occurred_at: new Date(event.occurredAt as number),
+    event,
+  }))
+  await sql`
+    insert into webhook_events ${sql(rows as never[], 'dedup_key', 'portal_id', 'subscription_type', 'object_id', 'occurred_at', 'event')}
+    on conflict (dedup_key) do nothing
+  `
+}
+
 export function pollSettings(config: Config): string {
   return `overlap ${config.POLL_OVERLAP_SECONDS} s, settle ${config.POLL_SETTLE_SECONDS} s, page ${config.POLL_PAGE_SIZE}`
 }

@@ -25,6 +25,7 @@ import { migrate } from '../src/db/migrate.js'
 import { NatsManager } from '../src/events/nats.js'
 import { computeSignatureV3 } from '../src/hubspot/signature.js'
 import { createLogger } from '../src/logger.js'
+import { insertBareRows, webhookBatchBody } from './benchSupport.js'
 
 const adminUrl = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres'
 const roundSeconds = Number(process.env.BENCH_SECONDS ?? 3)
@@ -47,21 +48,9 @@ interface RoundResult {
 // Ids only grow across rounds, so no round sends an event another round stored.
 let nextObjectId = 1_000_000
 function batchBody(): string {
-  const occurredAt = Date.now()
-  const events = Array.from({ length: eventsPerBatch }, (_, i) => ({
-    eventId: nextObjectId,
-    subscriptionId: 7,
-    portalId,
-    appId: 9,
-    occurredAt,
-    subscriptionType: i % 4 === 0 ? 'contact.creation' : 'contact.propertyChange',
-    attemptNumber: 0,
-    objectId: nextObjectId++,
-    ...(i % 4 === 0 ? { changeFlag: 'CREATED' } : { propertyName: 'email', propertyValue: `p${nextObjectId}@example.com` }),
-    changeSource: 'CRM_UI',
-    sourceId: 'userId:1',
-  }))
-  return JSON.stringify(events)
+  const body = webhookBatchBody(portalId, nextObjectId, eventsPerBatch)
+  nextObjectId += eventsPerBatch
+  return body
 }
 
 function signedHeaders(body: string): Record<string, string> {
@@ -79,18 +68,7 @@ function buildBareApp(sql: Sql): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 2 * 1024 * 1024 })
   app.post('/webhooks/hubspot', async (request) => {
     const events = request.body as Record<string, unknown>[]
-    const rows = events.map((event) => ({
-      dedup_key: `${event.portalId}:${event.objectId}:${event.occurredAt}:${event.subscriptionType}:${event.propertyName ?? ''}`,
-      portal_id: event.portalId as number,
-      subscription_type: event.subscriptionType as string,
-      object_id: event.objectId as number,
-      occurred_at: new Date(event.occurredAt as number),
-      event,
-    }))
-    await sql`
-      insert into webhook_events ${sql(rows as never[], 'dedup_key', 'portal_id', 'subscription_type', 'object_id', 'occurred_at', 'event')}
-      on conflict (dedup_key) do nothing
-    `
+    await insertBareRows(sql, events)
     return { received: events.length }
   })
   return app
